@@ -1,0 +1,7 @@
+/**
+ * The command registry of the composition root. Each command lives in its own
+ * file in this folder; add it here once.
+ */
+import type { Command } from "./command.ts";
+
+export const commands: readonly Command[] = [];
