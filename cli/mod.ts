@@ -3,5 +3,6 @@
  * file in this folder; add it here once.
  */
 import type { Command } from "./command.ts";
+import { verifyReplayCommand } from "./verify_replay.ts";
 
-export const commands: readonly Command[] = [];
+export const commands: readonly Command[] = [verifyReplayCommand];
