@@ -21,7 +21,11 @@ export interface ArchiveOptions {
 export interface ArchiveInsert<X> {
   /** True when the candidate entered in this call and survived pruning (not dominated, not already present). */
   added: boolean;
-  /** Members that constraint-dominate the candidate (empty when it was added or is a duplicate). */
+  /**
+   * Members that constraint-dominate the candidate: all of them when it was
+   * refused as dominated; empty when it was added or duplicates a member (then
+   * nothing in the archive dominates it).
+   */
   dominators: Solution<X>[];
   /** Members removed: those the candidate dominates, then any pruned by crowding. */
   removed: Solution<X>[];
@@ -114,13 +118,62 @@ export class ParetoArchive<X> {
   pickSparse(rng: Rng, tournamentSize = 2): Solution<X> {
     const n = this.#members.length;
     if (n === 0) throw new RangeError("pickSparse: the archive is empty");
-    const crowding = this.crowding();
     let best = rng.int(n);
+    let bestCrowding = this.#crowdingOf(best);
     for (let t = 1; t < tournamentSize; t++) {
       const i = rng.int(n);
-      if (crowding[i] > crowding[best]) best = i;
+      const c = this.#crowdingOf(i);
+      if (c > bestCrowding) {
+        best = i;
+        bestCrowding = c;
+      }
     }
     return this.#members[best];
+  }
+
+  /**
+   * Crowding distance of one member without sorting the archive: its
+   * neighbours along each objective are the members just before and after it
+   * in (value, index) order, exactly as in `crowdingDistance`. O(m n), which
+   * beats recomputing every distance after each archive change.
+   */
+  #crowdingOf(i: number): number {
+    if (this.#crowding !== undefined) return this.#crowding[i];
+    const members = this.#members;
+    const n = members.length;
+    if (n <= 2) return Infinity;
+    const m = members[i].objectives.length;
+    let distance = 0;
+    for (let k = 0; k < m; k++) {
+      const v = members[i].objectives[k];
+      let lo = Infinity;
+      let hi = -Infinity;
+      let below = -Infinity;
+      let belowAt = -1;
+      let above = Infinity;
+      let aboveAt = n;
+      for (let j = 0; j < n; j++) {
+        const w = members[j].objectives[k];
+        if (w < lo) lo = w;
+        if (w > hi) hi = w;
+        if (j === i) continue;
+        // Predecessor: the largest (w, j) below (v, i); successor: the smallest above.
+        if (w < v || (w === v && j < i)) {
+          if (w > below || (w === below && j > belowAt)) {
+            below = w;
+            belowAt = j;
+          }
+        } else if (w < above || (w === above && j < aboveAt)) {
+          above = w;
+          aboveAt = j;
+        }
+      }
+      const range = hi - lo;
+      if (range <= 0) continue;
+      if (belowAt < 0 || aboveAt === n) return Infinity;
+      distance += (above - below) / range;
+    }
+    return distance;
   }
 
   #pruneOne(): Solution<X> {

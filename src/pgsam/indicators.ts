@@ -206,17 +206,23 @@ export function crowdingDistance(points: readonly ObjectiveVector[]): number[] {
   if (n === 0) return distance;
   if (n <= 2) return distance.fill(Infinity);
   const m = points[0].length;
-  const order = points.map((_, i) => i);
+  const values = new Float64Array(n);
+  const order = new Uint32Array(n);
+  // Called on every archive prune: typed arrays and a plain comparator keep it cheap.
+  const byValue = (a: number, b: number) => values[a] - values[b] || a - b;
   for (let k = 0; k < m; k++) {
-    order.sort((a, b) => points[a][k] - points[b][k] || a - b);
-    const lo = points[order[0]][k];
-    const hi = points[order[n - 1]][k];
-    const range = hi - lo;
+    for (let i = 0; i < n; i++) {
+      values[i] = points[i][k];
+      order[i] = i;
+    }
+    order.sort(byValue);
+    const lo = values[order[0]];
+    const range = values[order[n - 1]] - lo;
     if (range <= 0) continue;
     distance[order[0]] = Infinity;
     distance[order[n - 1]] = Infinity;
     for (let i = 1; i < n - 1; i++) {
-      distance[order[i]] += (points[order[i + 1]][k] - points[order[i - 1]][k]) / range;
+      distance[order[i]] += (values[order[i + 1]] - values[order[i - 1]]) / range;
     }
   }
   return distance;

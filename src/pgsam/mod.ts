@@ -49,6 +49,30 @@ export {
   type RandomSearchOptions,
 } from "./baselines.ts";
 export {
+  canonicalPlacement,
+  createPlacementSpace,
+  enumeratePlacements,
+  laneUnits,
+  placementKey,
+  placementMoves,
+  placementProblems,
+  type PlacementSpace,
+  type PlacementSpaceOptions,
+  randomPlacement,
+  usedUnits,
+} from "./placement_space.ts";
+export {
+  createPlacementProblem,
+  evaluatePlacement,
+  greedyPlacement,
+  PLACEMENT_OBJECTIVES,
+  type PlacementEvaluation,
+  type PlacementProblem,
+  standardPlacement,
+} from "./placement_problem.ts";
+export { isPolicy, POLICIES, type Policy, selectByPolicy } from "./policies.ts";
+export { type Plan, plan, type PlannedPlacement, type PlanOptions } from "./plan.ts";
+export {
   createDiscreteDtlz2,
   createKnapsack,
   type DiscreteDtlz2Options,

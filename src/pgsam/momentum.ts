@@ -29,6 +29,7 @@ export class MomentumTable {
   readonly #moveVelocity: number[];
   /** [down, up] velocity per move; unused for non-numeric moves. */
   readonly #directionVelocity: [number, number][];
+  #moveCache: readonly number[] | undefined;
 
   constructor(moveCount: number, options: MomentumOptions = {}) {
     if (!Number.isInteger(moveCount) || moveCount < 1) {
@@ -59,12 +60,18 @@ export class MomentumTable {
 
   /** Probability of drawing each move. */
   moveProbabilities(): number[] {
-    return this.#mix(this.#moveVelocity);
+    return [...this.#moveProbabilities()];
   }
 
   /** Draws a move index. */
   drawMove(rng: Rng): number {
-    return drawIndex(rng, this.moveProbabilities());
+    return drawIndex(rng, this.#moveProbabilities());
+  }
+
+  #moveProbabilities(): readonly number[] {
+    // Drawn every step, changed only by rewards: keep the mix until the next reward.
+    this.#moveCache ??= this.#mix(this.#moveVelocity);
+    return this.#moveCache;
   }
 
   /** Draws a direction for numeric move `move`. */
@@ -76,6 +83,7 @@ export class MomentumTable {
   /** Records the outcome of a move (`direction` for numeric moves): success raises, failure decays. */
   reward(move: number, direction: Direction | undefined, success: boolean): void {
     if (!this.enabled) return;
+    this.#moveCache = undefined;
     const r = success ? 1 - this.#decay : 0;
     this.#moveVelocity[move] = this.#decay * this.#moveVelocity[move] + r;
     if (direction !== undefined) {

@@ -196,8 +196,8 @@ export class Pgsam<X> implements Algorithm<X> {
       if (current !== undefined) this.#current = solution;
       return;
     }
-    const dominators = this.archive.dominatorsOf(solution);
     const insert = this.archive.add(solution);
+    const dominators = insert.dominators;
     this.#afterInsert(insert.added);
     this.momentum.reward(this.#pending.move, this.#pending.direction, insert.added);
     const relation = compareConstrained(current, solution);

@@ -73,3 +73,26 @@ Deno.test("ParetoArchive.pickSparse() favours the least crowded members", () => 
   assert.ok(counts.c < counts.b && counts.c < counts.d, JSON.stringify(counts));
   assert.throws(() => new ParetoArchive<string>().pickSparse(rng), /archive is empty/);
 });
+
+Deno.test("ParetoArchive.pickSparse() scores members exactly as crowdingDistance() does", () => {
+  const rng = createRng(21);
+  for (let trial = 0; trial < 50; trial++) {
+    const a = new ParetoArchive<string>({ capacity: Infinity });
+    // Integer objectives on a plane: many ties, which the (value, index) order must break the same way.
+    for (let i = 0; i < 30; i++) {
+      const x = rng.int(6);
+      const y = rng.int(6);
+      a.add(sol(`p${trial}-${i}`, [x, y, 10 - x - y]));
+    }
+    const seed = rng.nextU32();
+    const picked = a.pickSparse(createRng(seed), 3).key;
+    const crowding = a.crowding();
+    const replay = createRng(seed);
+    let best = replay.int(a.size);
+    for (let t = 1; t < 3; t++) {
+      const i = replay.int(a.size);
+      if (crowding[i] > crowding[best]) best = i;
+    }
+    assert.equal(picked, a.members[best].key);
+  }
+});
