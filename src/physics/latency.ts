@@ -42,6 +42,130 @@ export function sumMaxAffine(a0: number, a1: number, b0: number, b1: number, fro
 }
 
 /**
+ * Sum of 1 / (y0 + y1 c) over c = from .. from + count - 1, by the midpoint
+ * rule on the integral: (1 / y1) ln(1 + y1 count / (y0 + y1 (from - 1/2))).
+ * Relative error about (y1 / (y0 + y1 c))^2 / 24, below 1e-7 for every decode
+ * (the weights make y0 dominate). Needs y0 + y1 (from - 1/2) > 0.
+ */
+function sumReciprocalAffine(y0: number, y1: number, from: number, count: number): number {
+  if (count <= 0) return 0;
+  const first = y0 + y1 * (from - 0.5);
+  const x = (y1 * count) / first;
+  // log1p(x) / y1 loses everything when y1 is tiny; its series does not.
+  if (x < 1e-6) return (count / first) * (1 - x / 2 + (x * x) / 3);
+  return Math.log1p(x) / y1;
+}
+
+/** Largest ratio of the decomposition's terms to the sum before summing step by step instead. */
+const MAX_CANCELLATION = 1e6;
+
+/**
+ * Roofline time times DASI of one work item, s (without the allocation
+ * inflation): max(FLOPs / (F eta_c), Bytes / (B eta_m)) * min(1, FLOPs B / (Bytes F)).
+ * This is the time the unit's compute is busy, what dynamic power and
+ * underutilisation integrate.
+ */
+export function timeDasiS(
+  flops: number,
+  bytes: number,
+  peakOpsPerS: number,
+  bandwidthBytesPerS: number,
+  computeEfficiency: number,
+  memoryEfficiency: number,
+): number {
+  if (flops <= 0) return 0;
+  const computeS = flops / (peakOpsPerS * computeEfficiency);
+  const memoryS = bytes / (bandwidthBytesPerS * memoryEfficiency);
+  const t = computeS > memoryS ? computeS : memoryS;
+  if (flops * bandwidthBytesPerS >= bytes * peakOpsPerS) return t;
+  return (t * flops * bandwidthBytesPerS) / (bytes * peakOpsPerS);
+}
+
+/**
+ * Sum of {@linkcode timeDasiS} over decode steps at contexts c = from .. from +
+ * count - 1 with FLOPs = f0 + f1 c and Bytes = y0 + y1 c, in closed form.
+ *
+ * The compute/memory regime and the DASI = 1 boundary each change at most once
+ * (both are signs of affine functions of c), so the range splits into at most
+ * three runs. Per run the summand is affine (FLOPs / (F eta_m), or the compute
+ * or memory time) or, compute-bound with DASI < 1, FLOPs^2 B / (F^2 eta_c
+ * Bytes) = (B / (F^2 eta_c)) (alpha^2 u + 2 alpha beta + beta^2 / u) with u =
+ * Bytes, alpha = f1 / y1, beta = f0 - alpha y0, whose 1/u part uses
+ * sumReciprocalAffine.
+ */
+export function sumTimeDasiS(
+  f0: number,
+  f1: number,
+  y0: number,
+  y1: number,
+  peakOpsPerS: number,
+  bandwidthBytesPerS: number,
+  computeEfficiency: number,
+  memoryEfficiency: number,
+  from: number,
+  count: number,
+): number {
+  if (count <= 0) return 0;
+  const F = peakOpsPerS;
+  const B = bandwidthBytesPerS;
+  const Fc = F * computeEfficiency;
+  const Bm = B * memoryEfficiency;
+  const end = from + count;
+  // Boundaries: compute time = memory time, and FLOPs B = Bytes F.
+  const cuts: number[] = [];
+  for (const [d0, d1] of [[f0 / Fc - y0 / Bm, f1 / Fc - y1 / Bm], [f0 / F - y0 / B, f1 / F - y1 / B]]) {
+    if (d1 === 0) continue;
+    const c = Math.ceil(-d0 / d1);
+    if (c > from && c < end) cuts.push(c);
+  }
+  if (cuts.length === 2 && cuts[0] > cuts[1]) cuts.reverse();
+  cuts.push(end);
+  let sum = 0;
+  let a = from;
+  for (const b of cuts) {
+    const m = b - a;
+    if (m <= 0) continue;
+    // Signs are constant over the run; read them at its middle.
+    const c = a + (m - 1) / 2;
+    const flops = f0 + f1 * c;
+    const bytes = y0 + y1 * c;
+    const computeBound = flops / Fc >= bytes / Bm;
+    const dasiOne = flops * B >= bytes * F;
+    if (dasiOne) {
+      sum += computeBound ? sumAffine(f0 / Fc, f1 / Fc, a, m) : sumAffine(y0 / Bm, y1 / Bm, a, m);
+    } else if (!computeBound) {
+      sum += sumAffine(f0 / (F * memoryEfficiency), f1 / (F * memoryEfficiency), a, m);
+    } else if (y1 === 0) {
+      // (f0 + f1 c)^2 / y0
+      const sumC = sumAffine(0, 1, a, m);
+      const sumC2 = (m * (a * a) + a * m * (m - 1)) + ((m - 1) * m * (2 * m - 1)) / 6;
+      sum += (B / (F * Fc)) * (m * f0 * f0 + 2 * f0 * f1 * sumC + f1 * f1 * sumC2) / y0;
+    } else {
+      const alpha = f1 / y1;
+      const beta = f0 - alpha * y0;
+      const t1 = alpha * alpha * sumAffine(y0, y1, a, m);
+      const t2 = 2 * alpha * beta * m;
+      const t3 = beta * beta * sumReciprocalAffine(y0, y1, a, m);
+      const estimate = (m * flops * flops) / bytes;
+      if (Math.abs(t1) + Math.abs(t2) + Math.abs(t3) <= MAX_CANCELLATION * estimate) {
+        sum += (B / (F * Fc)) * (t1 + t2 + t3);
+      } else {
+        // Ill-conditioned (FLOPs per cached byte far above the run's intensity): never the case for a
+        // transformer decode, where both are a few FLOP/B; sum exactly instead.
+        let direct = 0;
+        for (let j = a; j < b; j++) {
+          const fj = f0 + f1 * j;
+          direct += (fj * fj) / (y0 + y1 * j);
+        }
+        sum += (B / (F * Fc)) * direct;
+      }
+    }
+    a = b;
+  }
+  return sum;
+}
+
+/**
  * Time of one decode lane, s: its segments run in order every step, with an
  * activation transfer wherever consecutive segments sit on different units,
  * so the lane takes the sum of its segment times plus the transfers (a lane's

@@ -43,7 +43,7 @@ export type { RooflineOptions } from "./roofline.ts";
 export { dynamicPowerW, energyJ, leakageEnergyJ, leakagePowerW, phi } from "./power.ts";
 export { meanTransientC, steadyStateC, timeToReachS, transientC, zoneTrajectory } from "./thermal.ts";
 export type { PowerPhase, ZoneSpec, ZoneTrajectory } from "./thermal.ts";
-export { laneTimeS, makespanS, sumAffine, sumMaxAffine, underutilization } from "./latency.ts";
+export { laneTimeS, makespanS, sumAffine, sumMaxAffine, sumTimeDasiS, timeDasiS, underutilization } from "./latency.ts";
 export { createBoardModel, effectiveOpp, voltageForFreq } from "./model.ts";
 export type {
   BoardModel,

@@ -20,7 +20,7 @@
 import { allocationInflation, busShare, cpq as cpqOf, memoryRho } from "./roofline.ts";
 import { leakageEnergyJ, leakagePowerW, phi as phiOf } from "./power.ts";
 import { meanTransientC, timeToReachS, transientC } from "./thermal.ts";
-import { sumAffine, sumMaxAffine, underutilization } from "./latency.ts";
+import { sumAffine, sumMaxAffine, sumTimeDasiS, timeDasiS, underutilization } from "./latency.ts";
 import {
   decodeAffineOf,
   prefillWorkOf,
@@ -334,7 +334,14 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
   const preMemoryS = preMemoryUncontendedS / preShare;
   const prefillS = Math.max(preComputeS, preMemoryS) * pp.inflation;
   pp.busyS[0] = prefillS;
-  pp.activeS[0] = preComputeS * pp.inflation;
+  pp.activeS[0] = pp.inflation * timeDasiS(
+    pre.flops,
+    pre.bytes,
+    pp.peakOpsPerS,
+    pp.unit.bandwidthBytesPerS * preShare,
+    pp.unit.computeEfficiency,
+    pp.unit.memoryEfficiency,
+  );
   pp.bytes[0] = pre.bytes;
 
   // Decode phase: pass 1 uncontended gives the bus demand; pass 2 applies the share.
@@ -380,7 +387,18 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
           const segS = pl.inflation *
             sumMaxAffine(a.flops0 / ceff, a.flops1 / ceff, a.bytes0 / bw, a.bytes1 / bw, P, steps);
           pl.busyS[1] += segS;
-          pl.activeS[1] += pl.inflation * (steps * a.flops0 + a.flops1 * sumContexts) / ceff;
+          pl.activeS[1] += pl.inflation * sumTimeDasiS(
+            a.flops0,
+            a.flops1,
+            a.bytes0,
+            a.bytes1,
+            pl.peakOpsPerS,
+            pl.unit.bandwidthBytesPerS * share,
+            pl.unit.computeEfficiency,
+            pl.unit.memoryEfficiency,
+            P,
+            steps,
+          );
           pl.bytes[1] += steps * a.bytes0 + a.bytes1 * sumContexts;
           t += segS;
           prevSlot = u;

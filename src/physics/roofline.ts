@@ -6,17 +6,15 @@
  * achieved fraction of its compute roof (eta_c, reached in compute-bound
  * prefill) and one of its memory roof (eta_m, reached in bandwidth-bound
  * decode), because runtimes reach very different fractions of the two (e.g.
- * llama.cpp on A76: ~60% of STREAM bandwidth, ~25% of the FMA peak). So
+ * llama.cpp on A76: ~95% of STREAM bandwidth in decode, ~20% of the FMA peak in
+ * prefill). So
  *
- *   t = max(FLOPs / (F(f) eta_c), Bytes / (B_eff eta_m)) * (1 + lambda_alloc CPQ)
+ *   t = max(FLOPs / (F(f) eta_c), Bytes / (B_eff eta_m)) * (1 + lambda_alloc CPQ),
  *
- * and DASI is the roofline share with both roofs derated,
- *
- *   DASI = min(1, I * B_eff eta_m / (F(f) eta_c)),
- *
- * which is exactly DESIGN.md's min(1, I B / F) when eta_c = eta_m, and makes
- * t * DASI = FLOPs / (F eta_c) * inflation: the time the compute pipeline is
- * busy, which is what dynamic power and underutilisation need.
+ * which is DESIGN.md's max(FLOPs / F, Bytes / B) / eta when eta_c = eta_m.
+ * DASI stays exactly DESIGN.md's roofline share min(1, I B_eff / F(f)) (no
+ * efficiencies), and dynamic power is C_eff V^2 f DASI while the unit is busy,
+ * the same forms as the simulator's truth.
  */
 
 /**
@@ -30,22 +28,16 @@ export function peakAtFreq(peakMaxOpsPerS: number, freqHz: number, maxFreqHz: nu
 }
 
 /**
- * DASI, the share of the unit's (derated) compute peak that the roofline lets a
- * work item use: min(1, (FLOPs / Bytes) * B_eff eta_m / (F(f) eta_c)), in (0, 1].
+ * DASI, the share of the unit's peak that the roofline lets a work item use:
+ * min(1, (FLOPs / Bytes) * B_eff / F(f)), in (0, 1] for FLOPs > 0.
  *
- * Validity: flops > 0 and rates > 0; work with no bytes is fully compute-bound
- * (DASI 1). Source: DESIGN.md section 3 (with eta_c = eta_m it is min(1, I B / F)).
+ * Validity: rates > 0; work without bytes is fully compute-bound (1), work
+ * without FLOPs does no arithmetic (0). Source: DESIGN.md section 3.
  */
-export function dasi(
-  flops: number,
-  bytes: number,
-  peakOpsPerS: number,
-  bandwidthBytesPerS: number,
-  computeEfficiency = 1,
-  memoryEfficiency = 1,
-): number {
+export function dasi(flops: number, bytes: number, peakOpsPerS: number, bandwidthBytesPerS: number): number {
+  if (flops <= 0) return 0;
   if (bytes <= 0) return 1;
-  const ratio = (flops * bandwidthBytesPerS * memoryEfficiency) / (bytes * peakOpsPerS * computeEfficiency);
+  const ratio = (flops * bandwidthBytesPerS) / (bytes * peakOpsPerS);
   return ratio >= 1 ? 1 : ratio;
 }
 

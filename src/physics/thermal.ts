@@ -49,7 +49,8 @@ export function transientC(startC: number, steadyC: number, tauS: number, tS: nu
 export function meanTransientC(startC: number, steadyC: number, tauS: number, durationS: number): number {
   if (durationS <= 0) return startC;
   if (tauS <= 0) return steadyC;
-  return steadyC + (startC - steadyC) * (tauS * (1 - Math.exp(-durationS / tauS))) / durationS;
+  // -expm1 keeps 1 - e^{-x} accurate for tiny x.
+  return steadyC + (startC - steadyC) * (tauS * -Math.expm1(-durationS / tauS)) / durationS;
 }
 
 /**
