@@ -3,6 +3,7 @@
  * file in this folder; add it here once.
  */
 import type { Command } from "./command.ts";
+import { planCommand } from "./plan.ts";
 import { verifyReplayCommand } from "./verify_replay.ts";
 
-export const commands: readonly Command[] = [verifyReplayCommand];
+export const commands: readonly Command[] = [planCommand, verifyReplayCommand];
