@@ -49,8 +49,10 @@ export function transientC(startC: number, steadyC: number, tauS: number, tS: nu
 export function meanTransientC(startC: number, steadyC: number, tauS: number, durationS: number): number {
   if (durationS <= 0) return startC;
   if (tauS <= 0) return steadyC;
-  // -expm1 keeps 1 - e^{-x} accurate for tiny x.
-  return steadyC + (startC - steadyC) * (tauS * -Math.expm1(-durationS / tauS)) / durationS;
+  const x = durationS / tauS;
+  // (1 - e^{-x}) / x, by its series where expm1 / x would underflow.
+  const share = x < 1e-8 ? 1 - x / 2 : -Math.expm1(-x) / x;
+  return steadyC + (startC - steadyC) * share;
 }
 
 /**
