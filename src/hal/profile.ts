@@ -104,3 +104,37 @@ export interface BoardProfile {
   /** Notes on quirks of this board that the bindings account for. */
   notes: readonly string[];
 }
+
+/** hwmon `name` of the power rails that only qeil's simulated boards expose. */
+export const SIM_POWER_CHIP = "qeil_sim";
+
+/**
+ * The simulated-only rails of a board with no rail sensors: one `powerK_input`
+ * (µW) per unit labelled with the unit id, and a channel labelled `total`
+ * (the units plus the rest of the board) that stands in for an input meter.
+ */
+export function simulatedRails(unitIds: readonly string[], why: string): RailBinding[] {
+  return [
+    ...unitIds.map((unitId): RailBinding => ({
+      name: unitId,
+      source: "hwmon",
+      chips: [SIM_POWER_CHIP],
+      label: unitId,
+      role: "unit",
+      unitId,
+      format: "power",
+      simulatedOnly: true,
+      note: `qeil's simulated board only (hwmon ${SIM_POWER_CHIP}, powerK_label = unit id): ${why}`,
+    })),
+    {
+      name: "board_total",
+      source: "hwmon",
+      chips: [SIM_POWER_CHIP],
+      label: "total",
+      role: "input",
+      format: "power",
+      simulatedOnly: true,
+      note: `qeil's simulated board only (hwmon ${SIM_POWER_CHIP}, label total = units + rest of the board): ${why}`,
+    },
+  ];
+}

@@ -3,7 +3,7 @@
  * boards.md section 4 unless marked as estimates; boards.md found no public
  * per-unit power numbers, so every power figure here is an estimate.
  */
-import type { BoardProfile } from "../profile.ts";
+import { type BoardProfile, simulatedRails } from "../profile.ts";
 
 const GIB = 1024 ** 3;
 
@@ -34,7 +34,7 @@ export const imx8mp: BoardProfile = {
     },
   ],
   zones: { cpu: ["cpu-thermal"], soc: ["soc-thermal"] },
-  rails: [],
+  rails: simulatedRails(["cpu", "npu"], "no public per-unit power sensor (boards.md 4.3)"),
   notes: [
     "Mainline etnaviv exposes no galcore debugfs and no devfreq: NPU load and clock are then unavailable.",
     "A gc/load read takes ~100 ms (the driver samples cycle counters during the read).",

@@ -3,7 +3,7 @@
  * unless marked as estimates.
  */
 import type { OperatingPoint } from "../../core/mod.ts";
-import type { BoardProfile } from "../profile.ts";
+import { type BoardProfile, simulatedRails } from "../profile.ts";
 
 const GIB = 1024 ** 3;
 
@@ -44,6 +44,7 @@ export const raspberryPi5: BoardProfile = {
       format: "power",
       note: "optional external INA2xx on the 5 V input; the Pi 5 PMIC ADC is not in sysfs (boards.md 3.3)",
     },
+    ...simulatedRails(["cpu"], "the Pi 5 PMIC is read through vcgencmd, not sysfs (boards.md 3.3)"),
   ],
   notes: [
     "Firmware throttles independently of Linux trips: soft at 80 °C, hard at 85 °C; Linux has only fan (active) trips and 110 °C critical.",

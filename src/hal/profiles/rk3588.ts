@@ -4,7 +4,7 @@
  * section 1 unless marked as estimates.
  */
 import type { OperatingPoint } from "../../core/mod.ts";
-import type { BoardProfile } from "../profile.ts";
+import { type BoardProfile, simulatedRails } from "../profile.ts";
 
 const MHZ = 1e6;
 const GIB = 1024 ** 3;
@@ -119,18 +119,10 @@ export const rk3588: BoardProfile = {
       note:
         "RK3588 boards have no current sensor (boards.md 1.6); an external INA2xx on the 12/5 V input is the recommended meter",
     },
-    ...(["cpu_big", "cpu_little", "gpu", "npu"] as const).map((unitId) => ({
-      name: unitId,
-      source: "hwmon" as const,
-      chips: ["qeil_sim"],
-      label: unitId,
-      role: "unit" as const,
-      unitId,
-      format: "power" as const,
-      simulatedOnly: true,
-      note:
-        "qeil's simulated board only: one rail per unit (hwmon name qeil_sim, powerK_input µW, powerK_label = unit id); real RK3588 boards have none",
-    })),
+    ...simulatedRails(
+      ["cpu_big", "cpu_little", "gpu", "npu"],
+      "real RK3588 boards have no rail sensor (boards.md 1.6)",
+    ),
   ],
   notes: [
     "Vendor BSP: only soc-thermal has trips (75/85 °C passive, 115 °C critical); the six other zones have none.",
