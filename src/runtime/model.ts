@@ -1,0 +1,884 @@
+/**
+ * Loading a decoder folder (Hugging Face Optimum or onnxruntime-genai layout)
+ * into sessions on a backend, and running one forward step through all of its
+ * segments with the KV cache, charging each ORT run to a StepCharger.
+ */
+import { type DecoderShape, ModelError, parseDecoderShape } from "../core/mod.ts";
+import { type Backend, OrtCpuBackend } from "./backends.ts";
+import { KvCache, type KvSpec } from "./kv_cache.ts";
+import {
+  dataTypeName,
+  decodeModel,
+  externalDataFiles,
+  externalRef,
+  type GraphProto,
+  intAttribute,
+  type ModelProto,
+  toNumber,
+  type ValueInfoProto,
+} from "./onnx_graph.ts";
+import { createTensor, type OrtSession, type Tensor } from "./ort.ts";
+import { splitDecoder } from "./segments.ts";
+import { loadTokenizer, type Tokenizer } from "./tokenizer.ts";
+
+// ---------------------------------------------------------------- public types
+
+/** One ORT run about to happen, as the service charges it to a (simulated) unit. */
+export interface StepEvent {
+  phase: "prefill" | "decode";
+  /** Sample indices computed in this run (a shared prefill lists every sample it serves). */
+  samples: readonly number[];
+  /** Rows actually in the batch of this run (1 for a prefill shared by all samples). */
+  batch: number;
+  /** New tokens per row in this run. */
+  newTokens: number;
+  /** Cached positions before this run. */
+  pastLength: number;
+  /** Layers this run computes, [layerStart, layerEnd). */
+  layerStart: number;
+  layerEnd: number;
+  /** Index of the segment in the model's pipeline. */
+  segment: number;
+}
+
+/**
+ * Charges the compute cost of each ORT run (the service maps samples to
+ * units and charges a simulator). Called before the run; awaited. If it
+ * throws, the step rejects with that error and the run does not happen.
+ */
+export interface StepCharger {
+  charge(event: StepEvent, signal?: AbortSignal): Promise<void>;
+}
+
+/** Names and element types of the graph's inputs and outputs. */
+export interface DecoderIo {
+  inputIds: { name: string; type: "int64" | "int32" };
+  attentionMask?: { name: string; type: "int64" | "int32" };
+  positionIds?: { name: string; type: "int64" | "int32" };
+  logits: { name: string; type: "float32" | "float16" };
+  kv: KvSpec;
+}
+
+/** A contiguous layer range of the model running as its own session. */
+export interface SegmentSpec {
+  /** First layer, inclusive. */
+  layerStart: number;
+  /** Last layer, exclusive. */
+  layerEnd: number;
+  /** Where this segment runs. @default the model's backend */
+  backend?: Backend;
+}
+
+/** A loaded segment. */
+export interface SegmentInfo {
+  index: number;
+  layerStart: number;
+  layerEnd: number;
+  backend: string;
+  /** Session input names (context inputs, carried activations, past KV). */
+  inputs: readonly string[];
+  /** Session output names (carried activations or logits, present KV). */
+  outputs: readonly string[];
+}
+
+/** Options of `loadModel`. */
+export interface LoadModelOptions {
+  /** Backend of every segment without its own. @default a new OrtCpuBackend with ORT's default threads */
+  backend?: Backend;
+  /**
+   * Layer segments: a count (layers split as evenly as possible) or explicit
+   * contiguous ranges covering [0, layers). @default 1 (the whole graph)
+   */
+  segments?: number | readonly SegmentSpec[];
+  /** A tokenizer already loaded from this folder (skips reading it again). @default read from the folder */
+  tokenizer?: Tokenizer;
+}
+
+/** One forward step of a batch. */
+export interface StepInput {
+  batch: number;
+  /** New tokens per row. */
+  seqLen: number;
+  /** `batch * seqLen` token ids, row-major. */
+  inputIds: Int32Array;
+  /** `batch * (kv.pastLength + seqLen)` flags, 1 for a real position, 0 for padding. */
+  attentionMask: Int32Array;
+  /** `batch * seqLen` positions of the new tokens. */
+  positionIds: Int32Array;
+  kv: KvCache;
+}
+
+/** Who is computed in a step, for the charger. */
+export interface StepContext {
+  phase: "prefill" | "decode";
+  samples: readonly number[];
+  charger?: StepCharger;
+  signal?: AbortSignal;
+}
+
+/** Logits of a step, `[batch, seqLen, vocab]` row-major. */
+export interface Logits {
+  batch: number;
+  seqLen: number;
+  vocab: number;
+  data: Float32Array | Float16Array;
+}
+
+/** Result of a step: logits and the cache extended by the new tokens. */
+export interface StepOutput {
+  logits: Logits;
+  kv: KvCache;
+}
+
+/** Cumulative ORT time of a model, for benchmarks. */
+export interface RunStats {
+  /** ORT runs so far. */
+  runs: number;
+  /** Wall time spent awaiting ORT `run()`, ms. */
+  runMs: number;
+}
+
+/** A loaded decoder. Dispose it (`await using`) to release its sessions. */
+export interface DecoderModel extends AsyncDisposable {
+  readonly dir: string;
+  /** The ONNX file the sessions come from. */
+  readonly modelFile: string;
+  readonly shape: DecoderShape;
+  readonly tokenizer: Tokenizer;
+  readonly io: DecoderIo;
+  readonly segments: readonly SegmentInfo[];
+  /** Ids that end a sample (EOS, plus BOS for llama2.c models, whose stories are BOS-delimited). */
+  readonly stopTokenIds: readonly number[];
+  /** Id fed at padded positions (masked out). */
+  readonly padTokenId: number;
+  /** Inconsistencies that did not prevent loading (e.g. a tokenizer larger than the model's vocabulary). */
+  readonly warnings: readonly string[];
+  readonly stats: RunStats;
+  /** An empty cache for `batch` rows. */
+  emptyCache(batch: number): KvCache;
+  /**
+   * Runs the new tokens of a batch through every segment in order, charging
+   * each ORT run first.
+   * @throws the charger's error, the signal's reason, or BackendError when ORT fails
+   */
+  step(input: StepInput, context: StepContext): Promise<StepOutput>;
+  /** The same model split into other segments (new sessions; dispose it separately). */
+  withSegments(segments: number | readonly SegmentSpec[], backend?: Backend): Promise<DecoderModel>;
+  dispose(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- files
+
+type Json = Record<string, unknown>;
+
+function isObject(v: unknown): v is Json {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+async function readJson(path: string): Promise<Json | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw new ModelError(`read ${path}: ${(error as Error).message}`, { cause: error, details: { path } });
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new ModelError(`load ${path}: invalid JSON (${(error as Error).message})`, {
+      cause: error,
+      details: { path },
+    });
+  }
+  if (!isObject(value)) throw new ModelError(`load ${path}: must hold a JSON object`, { details: { path } });
+  return value;
+}
+
+async function fileSize(path: string): Promise<number | undefined> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile ? info.size : undefined;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+function idList(value: unknown): number[] {
+  if (typeof value === "number" && Number.isInteger(value)) return [value];
+  if (Array.isArray(value)) return value.filter((v): v is number => typeof v === "number" && Number.isInteger(v));
+  return [];
+}
+
+// ---------------------------------------------------------------- graph facts
+
+interface TensorInfo {
+  type: string;
+  dims: (number | string)[];
+}
+
+function valueInfo(vi: ValueInfoProto): TensorInfo {
+  const tt = vi.type?.tensorType;
+  const dims = (tt?.shape?.dim ?? []).map((d) =>
+    d.dimParam ? d.dimParam : d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : "?"
+  );
+  return { type: dataTypeName(toNumber(tt?.elemType as number | undefined)), dims };
+}
+
+/** Regex of an onnxruntime-genai name pattern (`past_key_values.%d.key`). */
+function patternRegex(pattern: string): RegExp {
+  return new RegExp(`^${pattern.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace("%d", "(\\d+)")}$`);
+}
+
+interface KvName {
+  layer: number;
+  role: "key" | "value" | "kv";
+}
+
+function kvMatchers(genai: Json | undefined, side: "inputs" | "outputs"): [RegExp, KvName["role"] | "match"][] {
+  const names = isObject(genai) && isObject(genai[side]) ? genai[side] as Json : {};
+  const out: [RegExp, KvName["role"] | "match"][] = [];
+  const prefix = side === "inputs" ? "past" : "present";
+  for (
+    const [key, role] of [[`${prefix}_key_names`, "key"], [`${prefix}_value_names`, "value"], [
+      `${prefix}_names`,
+      "kv",
+    ]] as const
+  ) {
+    if (typeof names[key] === "string") out.push([patternRegex(names[key] as string), role]);
+  }
+  if (side === "inputs") {
+    out.push([/^past_key_values\.(\d+)\.(key|value)$/, "match"], [/^past_(\d+)$/, "kv"]);
+  } else {
+    out.push(
+      [/^present\.(\d+)\.(key|value)$/, "match"],
+      [/^present_key_values\.(\d+)\.(key|value)$/, "match"],
+      [/^present_(\d+)$/, "kv"],
+    );
+  }
+  return out;
+}
+
+function parseKvName(name: string, matchers: [RegExp, KvName["role"] | "match"][]): KvName | undefined {
+  for (const [re, role] of matchers) {
+    const m = re.exec(name);
+    if (m) return { layer: Number(m[1]), role: role === "match" ? m[2] as "key" | "value" : role };
+  }
+  return undefined;
+}
+
+/** What the graph says about itself. */
+interface GraphFacts {
+  io: Omit<DecoderIo, "kv"> & { kvLayers: { past: string[]; present: string[] }[]; kvInfo: TensorInfo };
+  known: Partial<DecoderShape>;
+  embeddingDims?: [number, number];
+}
+
+function analyseGraph(model: ModelProto, label: string, genai: Json | undefined): GraphFacts {
+  const graph = model.graph as GraphProto;
+  const fail = (what: string) => new ModelError(`load ${label}: ${what}`, { details: { path: label } });
+  const initializers = new Map((graph.initializer ?? []).map((t) => [t.name ?? "", t]));
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name ?? ""));
+  const outputs = graph.output ?? [];
+  const named = (defaultName: string, key: string, side: "inputs" | "outputs") => {
+    const names = isObject(genai) && isObject(genai[side]) ? genai[side] as Json : {};
+    return typeof names[key] === "string" ? names[key] as string : defaultName;
+  };
+  const idsName = named("input_ids", "input_ids", "inputs");
+  const maskName = named("attention_mask", "attention_mask", "inputs");
+  const posName = named("position_ids", "position_ids", "inputs");
+  const logitsName = named("logits", "logits", "outputs");
+
+  const pastMatchers = kvMatchers(genai, "inputs");
+  const presentMatchers = kvMatchers(genai, "outputs");
+  const pastByLayer = new Map<number, Map<string, string>>();
+  const infos = new Map<string, TensorInfo>();
+  let ids: DecoderIo["inputIds"] | undefined;
+  let mask: DecoderIo["attentionMask"];
+  let pos: DecoderIo["positionIds"];
+  const intType = (name: string, info: TensorInfo): "int64" | "int32" => {
+    if (info.type !== "int64" && info.type !== "int32") throw fail(`input "${name}" is ${info.type}, not int64/int32`);
+    return info.type;
+  };
+  for (const input of inputs) {
+    const name = input.name ?? "";
+    const info = valueInfo(input);
+    infos.set(name, info);
+    if (name === idsName) ids = { name, type: intType(name, info) };
+    else if (name === maskName) mask = { name, type: intType(name, info) };
+    else if (name === posName) pos = { name, type: intType(name, info) };
+    else {
+      const kv = parseKvName(name, pastMatchers);
+      if (!kv) {
+        throw fail(
+          `has input "${name}" that a decoder runtime cannot feed (expected input_ids, attention_mask, position_ids and past KV)`,
+        );
+      }
+      const layer = pastByLayer.get(kv.layer) ?? new Map<string, string>();
+      layer.set(kv.role, name);
+      pastByLayer.set(kv.layer, layer);
+    }
+  }
+  if (!ids) throw fail(`has no "${idsName}" input`);
+  const presentByLayer = new Map<number, Map<string, string>>();
+  let logits: DecoderIo["logits"] | undefined;
+  for (const output of outputs) {
+    const name = output.name ?? "";
+    const info = valueInfo(output);
+    infos.set(name, info);
+    if (name === logitsName) {
+      if (info.type !== "float32" && info.type !== "float16") {
+        throw fail(`output "${name}" is ${info.type}, not float32/float16`);
+      }
+      logits = { name, type: info.type };
+      continue;
+    }
+    const kv = parseKvName(name, presentMatchers);
+    if (!kv) continue;
+    const layer = presentByLayer.get(kv.layer) ?? new Map<string, string>();
+    layer.set(kv.role, name);
+    presentByLayer.set(kv.layer, layer);
+  }
+  if (!logits) throw fail(`has no "${logitsName}" output`);
+  const layers = pastByLayer.size;
+  if (layers === 0) {
+    throw fail("has no past KV inputs (past_key_values.N.key/value or past_N): it is not a KV-cache decoder");
+  }
+  const kvLayers: { past: string[]; present: string[] }[] = [];
+  let roles: string[] | undefined;
+  for (let l = 0; l < layers; l++) {
+    const past = pastByLayer.get(l);
+    if (!past) throw fail(`has past KV inputs for ${layers} layers but none for layer ${l}`);
+    const present = presentByLayer.get(l);
+    if (!present) throw fail(`has past KV inputs for layer ${l} but no present KV outputs for it`);
+    const layerRoles = [...past.keys()].sort();
+    roles ??= layerRoles;
+    if (layerRoles.join() !== roles.join()) {
+      throw fail(`layer ${l} has past inputs ${layerRoles} but layer 0 has ${roles}`);
+    }
+    if (!(layerRoles.join() === "key,value" || layerRoles.join() === "kv")) {
+      throw fail(`layer ${l} has past inputs for ${layerRoles.join("+")}; expected key and value, or one stacked past`);
+    }
+    for (const role of layerRoles) {
+      if (!present.has(role)) throw fail(`layer ${l} has a past ${role} input but no present ${role} output`);
+    }
+    kvLayers.push({ past: layerRoles.map((r) => past.get(r)!), present: layerRoles.map((r) => present.get(r)!) });
+  }
+  if (presentByLayer.size !== layers) {
+    throw fail(`has present KV outputs for ${presentByLayer.size} layers but past inputs for ${layers}`);
+  }
+  const kvInfo = infos.get(kvLayers[0].past[0])!;
+  for (const layer of kvLayers) {
+    for (const name of layer.past) {
+      const info = infos.get(name)!;
+      if (info.type !== kvInfo.type || info.dims.join() !== kvInfo.dims.join()) {
+        throw fail(
+          `past input ${name} is ${info.type}[${info.dims}] but ${
+            kvLayers[0].past[0]
+          } is ${kvInfo.type}[${kvInfo.dims}]`,
+        );
+      }
+    }
+  }
+  if (kvInfo.type !== "float32" && kvInfo.type !== "float16") {
+    throw fail(`KV cache is ${kvInfo.type}, not float32/float16`);
+  }
+
+  // Shape facts where the config may be silent.
+  const known: Partial<DecoderShape> = { layers, kvPrecision: kvInfo.type === "float16" ? "fp16" : "fp32" };
+  const numeric = (d: number | string | undefined) => typeof d === "number" && d > 0 ? d : undefined;
+  const stacked = kvInfo.dims.length === 5;
+  const kvHeads = numeric(kvInfo.dims[stacked ? 2 : 1]);
+  const headDim = numeric(kvInfo.dims[stacked ? 4 : 3]);
+  if (kvHeads) known.kvHeads = kvHeads;
+  if (headDim) known.headDim = headDim;
+  const vocab = numeric(infos.get(logits.name)!.dims[2]);
+  if (vocab) known.vocabSize = vocab;
+  let embeddingDims: [number, number] | undefined;
+  const twoD: [number, number][] = [];
+  const bytesByType = new Map<number, number>();
+  for (const t of graph.initializer ?? []) {
+    const dims = (t.dims ?? []).map((d) => toNumber(d as number));
+    const count = dims.reduce((a, b) => a * b, 1);
+    const type = toNumber(t.dataType as number | undefined);
+    const ref = externalRef(t);
+    bytesByType.set(type, (bytesByType.get(type) ?? 0) + (ref ? ref.length : count));
+    if (dims.length === 2) {
+      twoD.push([dims[0], dims[1]]);
+      if (vocab && dims[0] === vocab && !embeddingDims) embeddingDims = [dims[0], dims[1]];
+    }
+  }
+  const hidden = embeddingDims?.[1];
+  if (hidden) known.hiddenSize = hidden;
+  // Where the config is silent about heads, hidden = heads * head_dim holds for the families here (not Gemma).
+  if (hidden && headDim && hidden % headDim === 0) known.heads = hidden / headDim;
+  if (hidden) {
+    // The MLP width is the most frequent partner of the hidden size among 2-D weights, once the
+    // attention projections, embeddings and rotary tables are excluded.
+    const excluded = new Set([hidden, vocab ?? -1, 3 * hidden, (kvHeads ?? 0) * (headDim ?? 0)]);
+    if (kvHeads && headDim) excluded.add(hidden + 2 * kvHeads * headDim);
+    const counts = new Map<number, number>();
+    for (const [a, b] of twoD) {
+      const other = a === hidden ? b : b === hidden ? a : undefined;
+      if (other !== undefined && !excluded.has(other)) counts.set(other, (counts.get(other) ?? 0) + 1);
+    }
+    const best = [...counts.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0];
+    if (best && best[1] >= 2) known.intermediateSize = best[0];
+  }
+  const nbits = (graph.node ?? []).find((n) => n.opType === "MatMulNBits");
+  if (nbits) known.weightPrecision = intAttribute(nbits, "bits", 4) === 8 ? "int8" : "int4";
+  else {
+    const dominant = [...bytesByType.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+    known.weightPrecision = dominant === 10 ? "fp16" : dominant === 3 || dominant === 2 ? "int8" : "fp32";
+  }
+  // Tied embeddings: the node producing the logits multiplies by the embedding matrix (or its transpose).
+  const producers = new Map<string, { opType: string; input: string[] }>();
+  for (const n of graph.node ?? []) {
+    for (const o of n.output ?? []) producers.set(o, { opType: n.opType ?? "", input: n.input ?? [] });
+  }
+  const embeddingName = embeddingDims
+    ? (graph.initializer ?? []).find((t) => t.dims?.length === 2 && toNumber(t.dims[0] as number) === vocab)?.name
+    : undefined;
+  const head = producers.get(logits.name);
+  if (head && embeddingName) {
+    const weight = head.input[1];
+    const transposeOf = producers.get(weight ?? "");
+    known.tiedEmbeddings = weight === embeddingName ||
+      (transposeOf?.opType === "Transpose" && transposeOf.input[0] === embeddingName);
+  }
+  return {
+    io: {
+      inputIds: ids,
+      ...(mask ? { attentionMask: mask } : {}),
+      ...(pos ? { positionIds: pos } : {}),
+      logits,
+      kvLayers,
+      kvInfo,
+    },
+    known,
+    ...(embeddingDims ? { embeddingDims } : {}),
+  };
+}
+
+function kvSpecFor(facts: GraphFacts, shape: DecoderShape, label: string): KvSpec {
+  const dims = facts.io.kvInfo.dims;
+  const type = facts.io.kvInfo.type as "float32" | "float16";
+  if (dims.length === 4) {
+    return { layers: facts.io.kvLayers, type, dims: [0, shape.kvHeads, 0, shape.headDim], batchAxis: 0, seqAxis: 2 };
+  }
+  if (dims.length === 5 && (dims[0] === 2 || typeof dims[0] === "string")) {
+    const heads = typeof dims[2] === "number" ? dims[2] : shape.kvHeads;
+    return { layers: facts.io.kvLayers, type, dims: [2, 0, heads, 0, shape.headDim], batchAxis: 1, seqAxis: 3 };
+  }
+  throw new ModelError(
+    `load ${label}: past KV tensors are [${dims}]; expected [batch, heads, past, head_dim] or [2, batch, heads, past, head_dim]`,
+    { details: { path: label } },
+  );
+}
+
+function checkShape(shape: DecoderShape, facts: GraphFacts, configPath: string, modelPath: string): void {
+  const fail = (what: string) =>
+    new ModelError(`load ${modelPath}: ${what}`, { details: { path: modelPath, config: configPath } });
+  const { known } = facts;
+  if (known.layers !== undefined && shape.layers !== known.layers) {
+    throw fail(`${configPath} says ${shape.layers} layers but the graph has KV inputs for ${known.layers}`);
+  }
+  if (known.kvHeads !== undefined && shape.kvHeads !== known.kvHeads) {
+    throw fail(`${configPath} says ${shape.kvHeads} KV heads but the graph's past KV has ${known.kvHeads}`);
+  }
+  if (known.headDim !== undefined && shape.headDim !== known.headDim) {
+    throw fail(`${configPath} says head_dim ${shape.headDim} but the graph's past KV has ${known.headDim}`);
+  }
+  if (known.vocabSize !== undefined && shape.vocabSize !== known.vocabSize) {
+    throw fail(`${configPath} says vocab_size ${shape.vocabSize} but the graph's logits have ${known.vocabSize}`);
+  }
+  if (facts.embeddingDims && shape.hiddenSize !== facts.embeddingDims[1]) {
+    throw fail(
+      `${configPath} says hidden size ${shape.hiddenSize} but the embedding matrix is [${facts.embeddingDims}]`,
+    );
+  }
+}
+
+/** Even split of `layers` into `count` contiguous ranges (earlier segments take the remainder). */
+export function evenSegments(layers: number, count: number): SegmentSpec[] {
+  if (!Number.isInteger(count) || count < 1 || count > layers) {
+    throw new RangeError(`segments must be an integer in [1, ${layers}], got ${count}`);
+  }
+  const out: SegmentSpec[] = [];
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const size = Math.floor(layers / count) + (i < layers % count ? 1 : 0);
+    out.push({ layerStart: start, layerEnd: start + size });
+    start += size;
+  }
+  return out;
+}
+
+function normaliseSegments(spec: number | readonly SegmentSpec[] | undefined, layers: number): SegmentSpec[] {
+  if (spec === undefined) return [{ layerStart: 0, layerEnd: layers }];
+  if (typeof spec === "number") return evenSegments(layers, spec);
+  if (spec.length === 0) throw new RangeError("segments: needs at least one range");
+  let expect = 0;
+  for (const s of spec) {
+    if (
+      !Number.isInteger(s.layerStart) || !Number.isInteger(s.layerEnd) || s.layerStart !== expect ||
+      s.layerEnd <= s.layerStart
+    ) {
+      throw new RangeError(
+        `segments must be contiguous non-empty ranges from 0; got [${s.layerStart}, ${s.layerEnd}) after layer ${expect}`,
+      );
+    }
+    expect = s.layerEnd;
+  }
+  if (expect !== layers) throw new RangeError(`segments cover layers [0, ${expect}) but the model has ${layers}`);
+  return [...spec];
+}
+
+// ---------------------------------------------------------------- running
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** int64 copy of int32 values; writes the two 32-bit halves directly instead of creating a BigInt per element. */
+function toInt64(src: Int32Array): BigInt64Array {
+  const out = new BigInt64Array(src.length);
+  if (LITTLE_ENDIAN) {
+    const words = new Int32Array(out.buffer);
+    for (let i = 0; i < src.length; i++) {
+      words[2 * i] = src[i];
+      words[2 * i + 1] = src[i] < 0 ? -1 : 0;
+    }
+  } else {
+    for (let i = 0; i < src.length; i++) out[i] = BigInt(src[i]);
+  }
+  return out;
+}
+
+function intTensor(type: "int64" | "int32", values: Int32Array, dims: readonly number[]): Tensor {
+  return type === "int64" ? createTensor("int64", toInt64(values), dims) : createTensor("int32", values, dims);
+}
+
+/** Float32 values of IEEE half bits (used only where no Float16Array exists). */
+function halfBitsToFloat(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = bits[i];
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    out[i] = exp === 0
+      ? sign * frac * 2 ** -24
+      : exp === 31
+      ? (frac ? Number.NaN : sign * Infinity)
+      : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return out;
+}
+
+interface LoadedSegment {
+  info: SegmentInfo;
+  session: OrtSession;
+  /** Graph inputs fed from the step (ids, mask, positions). */
+  contextInputs: string[];
+  /** Activations received from the previous segment. */
+  carriedIn: string[];
+  /** Activations handed to the next segment (empty for the last, which yields logits). */
+  carriedOut: string[];
+  /** Past input names this segment feeds, and present output -> past input. */
+  pastInputs: string[];
+  presentToPast: [string, string][];
+}
+
+class OrtDecoderModel implements DecoderModel {
+  readonly dir: string;
+  readonly modelFile: string;
+  readonly shape: DecoderShape;
+  readonly tokenizer: Tokenizer;
+  readonly io: DecoderIo;
+  readonly segments: readonly SegmentInfo[];
+  readonly stopTokenIds: readonly number[];
+  readonly padTokenId: number;
+  readonly warnings: readonly string[];
+  readonly stats: RunStats = { runs: 0, runMs: 0 };
+  readonly #loaded: LoadedSegment[];
+  readonly #backend: Backend;
+  #disposed = false;
+
+  constructor(init: {
+    dir: string;
+    modelFile: string;
+    shape: DecoderShape;
+    tokenizer: Tokenizer;
+    io: DecoderIo;
+    loaded: LoadedSegment[];
+    stopTokenIds: number[];
+    padTokenId: number;
+    warnings: string[];
+    backend: Backend;
+  }) {
+    this.dir = init.dir;
+    this.modelFile = init.modelFile;
+    this.shape = init.shape;
+    this.tokenizer = init.tokenizer;
+    this.io = init.io;
+    this.#loaded = init.loaded;
+    this.segments = init.loaded.map((s) => s.info);
+    this.stopTokenIds = init.stopTokenIds;
+    this.padTokenId = init.padTokenId;
+    this.warnings = init.warnings;
+    this.#backend = init.backend;
+  }
+
+  emptyCache(batch: number): KvCache {
+    return KvCache.empty(this.io.kv, batch);
+  }
+
+  async step(input: StepInput, context: StepContext): Promise<StepOutput> {
+    if (this.#disposed) throw new RangeError("step: the model was disposed");
+    const { batch, seqLen, kv } = input;
+    const total = kv.pastLength + seqLen;
+    if (kv.batch !== batch) throw new RangeError(`step: batch ${batch} but the KV cache has ${kv.batch} rows`);
+    if (input.inputIds.length !== batch * seqLen || input.positionIds.length !== batch * seqLen) {
+      throw new RangeError(`step: input_ids/position_ids must have batch*seqLen = ${batch * seqLen} values`);
+    }
+    if (input.attentionMask.length !== batch * total) {
+      throw new RangeError(`step: attention_mask must have batch*(past+seqLen) = ${batch * total} values`);
+    }
+    const { io } = this;
+    const common = new Map<string, Tensor>();
+    common.set(io.inputIds.name, intTensor(io.inputIds.type, input.inputIds, [batch, seqLen]));
+    if (io.attentionMask) {
+      common.set(io.attentionMask.name, intTensor(io.attentionMask.type, input.attentionMask, [batch, total]));
+    }
+    if (io.positionIds) {
+      common.set(io.positionIds.name, intTensor(io.positionIds.type, input.positionIds, [batch, seqLen]));
+    }
+    const next = new Map<string, Tensor>();
+    let carried: Record<string, Tensor> = {};
+    let logits: Tensor | undefined;
+    for (const seg of this.#loaded) {
+      context.signal?.throwIfAborted();
+      if (context.charger) {
+        await context.charger.charge({
+          phase: context.phase,
+          samples: context.samples,
+          batch,
+          newTokens: seqLen,
+          pastLength: kv.pastLength,
+          layerStart: seg.info.layerStart,
+          layerEnd: seg.info.layerEnd,
+          segment: seg.info.index,
+        }, context.signal);
+        context.signal?.throwIfAborted();
+      }
+      const feeds: Record<string, Tensor> = {};
+      for (const name of seg.contextInputs) feeds[name] = common.get(name)!;
+      for (const name of seg.carriedIn) feeds[name] = carried[name];
+      for (const name of seg.pastInputs) feeds[name] = kv.tensor(name);
+      const t0 = performance.now();
+      const out = await seg.session.run(feeds);
+      this.stats.runMs += performance.now() - t0;
+      this.stats.runs++;
+      for (const [present, past] of seg.presentToPast) next.set(past, out[present]);
+      carried = {};
+      for (const name of seg.carriedOut) carried[name] = out[name];
+      logits = out[io.logits.name];
+    }
+    const vocab = this.shape.vocabSize;
+    const data = logits!.type === "float16"
+      ? (logits!.data instanceof Uint16Array ? halfBitsToFloat(logits!.data) : logits!.data as unknown as Float16Array)
+      : logits!.data as Float32Array;
+    if (data.length !== batch * seqLen * vocab) {
+      throw new ModelError(
+        `run ${this.modelFile}: logits have ${data.length} values, expected ${batch}x${seqLen}x${vocab}`,
+        {
+          details: { path: this.modelFile },
+        },
+      );
+    }
+    return { logits: { batch, seqLen, vocab, data }, kv: KvCache.fromTensors(io.kv, batch, total, next) };
+  }
+
+  withSegments(segments: number | readonly SegmentSpec[], backend?: Backend): Promise<DecoderModel> {
+    return loadModel(this.dir, { backend: backend ?? this.#backend, segments, tokenizer: this.tokenizer });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const results = await Promise.allSettled(this.#loaded.map((s) => s.session.release()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+}
+
+// ---------------------------------------------------------------- loading
+
+/**
+ * Loads a decoder folder: `config.json` and/or `genai_config.json`, the ONNX
+ * graph (`model.onnx` or genai's `decoder.filename`, with external data),
+ * and `tokenizer.json` or llama2.c `tok512.bin`.
+ * @throws ModelError naming the file and the problem (missing file, corrupt graph, config/graph mismatch)
+ */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<DecoderModel> {
+  const dirInfo = await Deno.stat(dir).catch(() => undefined);
+  if (!dirInfo?.isDirectory) throw new ModelError(`load model: ${dir} is not a folder`, { details: { path: dir } });
+  const configPath = `${dir}/config.json`;
+  const genaiPath = `${dir}/genai_config.json`;
+  const config = await readJson(configPath);
+  const genaiConfig = await readJson(genaiPath);
+  if (!config && !genaiConfig) {
+    throw new ModelError(`load model: ${dir} has neither config.json nor genai_config.json`, {
+      details: { path: dir },
+    });
+  }
+  const genaiModel = genaiConfig && isObject(genaiConfig.model) ? genaiConfig.model as Json : undefined;
+  const genaiDecoder = genaiModel && isObject(genaiModel.decoder) ? genaiModel.decoder as Json : undefined;
+  if (genaiConfig && !genaiDecoder) {
+    throw new ModelError(`load ${genaiPath}: has no "model.decoder" object`, {
+      details: { path: genaiPath, field: "model.decoder" },
+    });
+  }
+  const fileName = typeof genaiDecoder?.filename === "string" ? genaiDecoder.filename : "model.onnx";
+  const modelFile = `${dir}/${fileName}`;
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(modelFile);
+  } catch (error) {
+    throw new ModelError(
+      error instanceof Deno.errors.NotFound
+        ? `load model: ${modelFile} is missing`
+        : `read ${modelFile}: ${(error as Error).message}`,
+      { cause: error, details: { path: modelFile } },
+    );
+  }
+  const model = decodeModel(bytes, modelFile);
+  for (const [location, need] of externalDataFiles(model.graph as GraphProto)) {
+    const path = `${dir}/${location}`;
+    const size = await fileSize(path);
+    if (size === undefined) {
+      throw new ModelError(`load ${modelFile}: its external data file ${path} (${need.tensors} tensors) is missing`, {
+        details: { path },
+      });
+    }
+    if (size < need.requiredBytes) {
+      throw new ModelError(
+        `load ${modelFile}: external data ${path} has ${size} bytes, the graph needs ${need.requiredBytes}`,
+        {
+          details: { path },
+        },
+      );
+    }
+  }
+  const facts = analyseGraph(model, modelFile, genaiDecoder);
+  const shapeSource = config ? configPath : genaiPath;
+  const shape = parseDecoderShape(config ?? genaiConfig, shapeSource, facts.known);
+  checkShape(shape, facts, shapeSource, modelFile);
+  const kv = kvSpecFor(facts, shape, modelFile);
+  const io: DecoderIo = {
+    inputIds: facts.io.inputIds,
+    ...(facts.io.attentionMask ? { attentionMask: facts.io.attentionMask } : {}),
+    ...(facts.io.positionIds ? { positionIds: facts.io.positionIds } : {}),
+    logits: facts.io.logits,
+    kv,
+  };
+
+  const ids = config ?? genaiModel ?? {};
+  const bosIds = idList(ids.bos_token_id ?? genaiModel?.bos_token_id);
+  const eosIds = idList(ids.eos_token_id ?? genaiModel?.eos_token_id);
+  const padIds = idList(ids.pad_token_id ?? genaiModel?.pad_token_id);
+  const tokenizer = options.tokenizer ?? await loadTokenizer(dir, {
+    ...(bosIds.length > 0 ? { bosId: bosIds[0] } : {}),
+    ...(eosIds.length > 0 ? { eosId: eosIds[0] } : {}),
+    vocabSize: shape.vocabSize,
+  });
+  const warnings: string[] = [];
+  if (tokenizer.vocabSize > shape.vocabSize) {
+    warnings.push(
+      `the tokenizer has ${tokenizer.vocabSize} tokens but the model only ${shape.vocabSize}: text with ids >= ${shape.vocabSize} is rejected`,
+    );
+  }
+  const stop = new Set(eosIds);
+  if (tokenizer.eosId !== undefined) stop.add(tokenizer.eosId);
+  const llama2c = tokenizer.kind === "llama2c" ||
+    (typeof config?.source_format === "string" && config.source_format.startsWith("llama2.c"));
+  // llama2.c's run.c stops on BOS: its TinyStories models separate stories with BOS, not EOS.
+  if (llama2c && tokenizer.bosId !== undefined) stop.add(tokenizer.bosId);
+  for (const id of stop) if (id < 0 || id >= shape.vocabSize) stop.delete(id);
+  const padTokenId = padIds[0] ?? eosIds[0] ?? 0;
+
+  const backend = options.backend ?? new OrtCpuBackend();
+  const ranges = normaliseSegments(options.segments, shape.layers);
+  const loaded: LoadedSegment[] = [];
+  try {
+    if (ranges.length === 1) {
+      const session = await (ranges[0].backend ?? backend).createSession(modelFile, modelFile);
+      const inputs = session.inputs.map((i) => i.name);
+      const outputs = session.outputs.map((o) => o.name);
+      const kvPast = new Set(kv.layers.flatMap((l) => l.past));
+      loaded.push({
+        info: {
+          index: 0,
+          layerStart: 0,
+          layerEnd: shape.layers,
+          backend: (ranges[0].backend ?? backend).name,
+          inputs,
+          outputs,
+        },
+        session,
+        contextInputs: inputs.filter((n) => !kvPast.has(n)),
+        carriedIn: [],
+        carriedOut: [],
+        pastInputs: inputs.filter((n) => kvPast.has(n)),
+        presentToPast: kv.layers.flatMap((l) => l.present.map((p, i) => [p, l.past[i]] as [string, string])),
+      });
+    } else {
+      const externalData: { path: string; data: Uint8Array }[] = [];
+      for (const location of externalDataFiles(model.graph as GraphProto).keys()) {
+        externalData.push({ path: location, data: await Deno.readFile(`${dir}/${location}`) });
+      }
+      const parts = splitDecoder(model, io, ranges, { label: modelFile });
+      for (const [i, part] of parts.entries()) {
+        const segBackend = ranges[i].backend ?? backend;
+        const label = `${modelFile} [layers ${part.layerStart}-${part.layerEnd})`;
+        const session = await segBackend.createSession(part.bytes, label, externalData);
+        loaded.push({
+          info: {
+            index: i,
+            layerStart: part.layerStart,
+            layerEnd: part.layerEnd,
+            backend: segBackend.name,
+            inputs: session.inputs.map((x) => x.name),
+            outputs: session.outputs.map((x) => x.name),
+          },
+          session,
+          contextInputs: part.contextInputs,
+          carriedIn: part.carriedIn,
+          carriedOut: part.carriedOut,
+          pastInputs: part.pastInputs,
+          presentToPast: part.presentToPast,
+        });
+      }
+    }
+  } catch (error) {
+    await Promise.allSettled(loaded.map((s) => s.session.release()));
+    throw error;
+  }
+  return new OrtDecoderModel({
+    dir,
+    modelFile,
+    shape,
+    tokenizer,
+    io,
+    loaded,
+    stopTokenIds: [...stop].sort((a, b) => a - b),
+    padTokenId,
+    warnings,
+    backend,
+  });
+}
