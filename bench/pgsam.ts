@@ -82,12 +82,12 @@ const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const stats = (xs: readonly number[]) => ({
-  min: Math.min(...xs),
-  median: median(xs),
-  max: Math.max(...xs),
-});
 const round = (x: number, digits = 4) => Number(x.toFixed(digits));
+const stats = (xs: readonly number[]) => ({
+  min: round(Math.min(...xs)),
+  median: round(median(xs)),
+  max: round(Math.max(...xs)),
+});
 const feasibleObjectives = <X>(archive: readonly Solution<X>[]) =>
   archive.filter((s) => s.feasible).map((s) => s.objectives);
 

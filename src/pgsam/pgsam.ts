@@ -26,7 +26,10 @@
  * uphill move with probability `initialAcceptance` down to
  * `finalTemperatureRatio` of it; when no archive entry appears for
  * `reheatAfterSteps` steps, the temperature is raised by `reheatFactor` (at most
- * back to the start) and cools again over the remaining budget.
+ * back to the start) and cools again over the remaining budget. When a
+ * proposal beats the current point but the archive dominates it (AMOSA's case
+ * 3a), the walk moves to the least-dominating archive member with probability
+ * 1 / (1 + exp(-Δmin / scale)), else to the proposal.
  *
  * With `momentum: false` (and guidance off) this is plain AMOSA, the public
  * baseline of the family.
@@ -47,13 +50,13 @@ import {
 } from "./termination.ts";
 
 /** Options of the PGSAM algorithm itself (not of its termination). */
-export interface PgsamAlgorithmOptions {
+export interface PgsamAlgorithmOptions<X = unknown> {
   /** Archive size bound. @default 100 */
   archiveCapacity?: number;
   /** Random candidates evaluated before annealing starts. @default 16 */
   initialSamples?: number;
   /** Candidates to evaluate first (e.g. known good placements), before the random ones. @default [] */
-  seeds?: readonly unknown[];
+  seeds?: readonly X[];
   /** Momentum on move types and directions; false gives uniform draws (plain annealing). @default true */
   momentum?: boolean | MomentumOptions;
   /** Pareto guidance; false keeps AMOSA's current point. @default true */
@@ -111,13 +114,13 @@ export class Pgsam<X> implements Algorithm<X> {
   #hi: number[];
   #maxViolation = 0;
 
-  constructor(problem: Problem<X>, options: PgsamAlgorithmOptions, rng: Rng) {
+  constructor(problem: Problem<X>, options: PgsamAlgorithmOptions<X>, rng: Rng) {
     if (problem.moves.length === 0) throw new RangeError("PGSAM: the problem has no moves");
     this.#problem = problem;
     this.#rng = rng;
     this.archive = new ParetoArchive<X>({ capacity: options.archiveCapacity ?? 100 });
     this.#initialSamples = options.initialSamples ?? 16;
-    this.#seeds = (options.seeds ?? []) as readonly X[];
+    this.#seeds = options.seeds ?? [];
     if (!Number.isInteger(this.#initialSamples) || this.#initialSamples < 1) {
       throw new RangeError(`PGSAM: initialSamples must be an integer >= 1, got ${this.#initialSamples}`);
     }
@@ -206,14 +209,14 @@ export class Pgsam<X> implements Algorithm<X> {
       // Case 1: the current point dominates the proposal.
       let sum = this.#amount(current, solution);
       for (const d of dominators) sum += this.#amount(d, solution);
-      if (this.#acceptUphill(sum / (k + 1))) this.#current = solution;
+      if (this.#acceptUphill(sum / (k + 1), solution.feasible)) this.#current = solution;
     } else if (relation === 0) {
       // Case 2: neither dominates; accept unless the archive dominates it, then anneal.
       if (k === 0) this.#current = solution;
       else {
         let sum = 0;
         for (const d of dominators) sum += this.#amount(d, solution);
-        if (this.#acceptUphill(sum / k)) this.#current = solution;
+        if (this.#acceptUphill(sum / k, solution.feasible)) this.#current = solution;
       }
     } else if (k === 0) {
       // Case 3, nothing in the archive dominates the proposal.
@@ -267,8 +270,11 @@ export class Pgsam<X> implements Algorithm<X> {
     return dominationAmount(a, b, this.#lo, this.#hi, this.#maxViolation);
   }
 
-  #acceptUphill(amount: number): boolean {
-    if (amount > 0) {
+  /** Annealing acceptance of a dominated proposal; `feasible` proposals also feed the amount scale. */
+  #acceptUphill(amount: number, feasible: boolean): boolean {
+    // Only amounts between feasible points (objective gaps) set the scale; 1 for crossing
+    // into infeasibility is a convention, not a measurement.
+    if (feasible && amount > 0) {
       this.#logAmountSum += Math.log(amount);
       this.#amountCount++;
     }
@@ -313,7 +319,7 @@ export function dominationAmount(
 }
 
 /** Options of `runPgsam`: the algorithm's options plus termination. */
-export interface PgsamOptions extends PgsamAlgorithmOptions, MinimizeOptions {
+export interface PgsamOptions<X = unknown> extends PgsamAlgorithmOptions<X>, MinimizeOptions {
   /** Most evaluations (distinct candidates). @default 2000 */
   maxEvaluations?: number;
   /** Most steps, including repeats answered from the cache. @default 20 * maxEvaluations */
@@ -327,7 +333,7 @@ export interface PgsamOptions extends PgsamAlgorithmOptions, MinimizeOptions {
 }
 
 /** The termination criteria `runPgsam` and the baselines build from their options. */
-export function budgetTerminations(options: PgsamOptions): Termination[] {
+export function budgetTerminations<X>(options: PgsamOptions<X>): Termination[] {
   const evaluations = options.maxEvaluations ?? 2000;
   const terms = [maxEvaluations(evaluations), maxSteps(options.maxSteps ?? 20 * evaluations)];
   if (options.timeBudgetMs !== undefined) {
@@ -342,6 +348,6 @@ export function budgetTerminations(options: PgsamOptions): Termination[] {
  * Runs PGSAM on `problem`. The same problem, options and seed of `rng` give
  * the same archive bit for bit (unless a time budget stops the run).
  */
-export function runPgsam<X>(problem: Problem<X>, options: PgsamOptions, rng: Rng): RunResult<X> {
+export function runPgsam<X>(problem: Problem<X>, options: PgsamOptions<X>, rng: Rng): RunResult<X> {
   return minimize(problem, new Pgsam(problem, options, rng), budgetTerminations(options), options);
 }

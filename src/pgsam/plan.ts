@@ -27,7 +27,7 @@ export interface PlannedPlacement {
 }
 
 /** Options of `plan`. */
-export interface PlanOptions extends PlacementSpaceOptions, Omit<PgsamOptions, "seeds"> {
+export interface PlanOptions extends PlacementSpaceOptions, Omit<PgsamOptions<Placement>, "seeds"> {
   /** Which front member to choose. @default "energy" */
   policy?: Policy;
   /** Start the search from the standard and greedy placements (when they lie in the space). @default true */

@@ -40,9 +40,9 @@ Deno.test("runPgsam() reproduces its pinned golden result on DTLZ2 and the knaps
   assert.equal(hypervolume(dtlz.archive.map((s) => s.objectives), [1.5, 1.5, 1.5]), 2.688630376347919);
   assert.deepEqual(dtlz.archive.slice(0, 3).map((s) => s.key), ["2,6,2,5,3", "5,1,3,3,3", "2,0,2,3,5"]);
   const knap = runPgsam(createKnapsack({ items: 14 }), { maxEvaluations: 300 }, createRng(2026));
-  assert.deepEqual([knap.evaluations, knap.steps, knap.archive.length], [300, 364, 33]);
-  assert.equal(hypervolume(knap.archive.map((s) => s.objectives), [1000, 1000, 1000]), 482392457);
-  assert.deepEqual(knap.archive.slice(0, 3).map((s) => s.key), ["00111111001010", "00111101101010", "00011101111010"]);
+  assert.deepEqual([knap.evaluations, knap.steps, knap.archive.length], [300, 374, 38]);
+  assert.equal(hypervolume(knap.archive.map((s) => s.objectives), [1000, 1000, 1000]), 476210984);
+  assert.deepEqual(knap.archive.slice(0, 3).map((s) => s.key), ["00111111001010", "00111101101010", "00011111011010"]);
 });
 
 Deno.test("runPgsam() beats random search at equal evaluations on median hypervolume", () => {
