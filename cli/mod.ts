@@ -4,6 +4,8 @@
  */
 import type { Command } from "./command.ts";
 import { planCommand } from "./plan.ts";
+import { runCommand } from "./run.ts";
+import { scoreCommand } from "./score.ts";
 import { verifyReplayCommand } from "./verify_replay.ts";
 
-export const commands: readonly Command[] = [planCommand, verifyReplayCommand];
+export const commands: readonly Command[] = [planCommand, runCommand, scoreCommand, verifyReplayCommand];
