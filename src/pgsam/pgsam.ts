@@ -75,7 +75,11 @@ export interface PgsamAlgorithmOptions<X = unknown> {
 
 /** PGSAM state exposed for reports. */
 export interface PgsamState extends Record<string, number> {
+  /** Absolute temperature: relative temperature times the domination-amount scale. */
   temperature: number;
+  /** Relative temperature of the schedule (1 / ln(1 / initialAcceptance - 1) at the start). */
+  relativeTemperature: number;
+  /** Reheats so far. */
   reheats: number;
 }
 
@@ -159,7 +163,7 @@ export class Pgsam<X> implements Algorithm<X> {
   }
 
   state(): PgsamState {
-    return { temperature: this.temperature, reheats: this.#reheats };
+    return { temperature: this.temperature, relativeTemperature: this.#tau, reheats: this.#reheats };
   }
 
   ask(budgetProgress: number): X {

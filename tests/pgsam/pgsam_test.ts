@@ -188,3 +188,37 @@ Deno.test("runPgsam() rejects an evaluation that breaks the problem contract", (
     /evaluate\(n\d\) returned objective 1 = NaN/,
   );
 });
+
+Deno.test("Pgsam cools geometrically with the budget's progress", () => {
+  const problem = createKnapsack({ items: 12 });
+  const pgsam = new Pgsam(
+    problem,
+    { reheatAfterSteps: 0, initialAcceptance: 0.4, finalTemperatureRatio: 1e-3 },
+    createRng(1),
+  );
+  const tau0 = 1 / Math.log(1 / 0.4 - 1);
+  const at = (progress: number) => {
+    const x = pgsam.ask(progress);
+    pgsam.tell({ x, key: problem.key(x), ...problem.evaluate(x) }, true);
+    return pgsam.state().relativeTemperature;
+  };
+  assert.equal(at(0), tau0);
+  assert.ok(Math.abs(at(0.5) / (tau0 * Math.sqrt(1e-3)) - 1) < 1e-12);
+  assert.ok(Math.abs(at(1) / (tau0 * 1e-3) - 1) < 1e-12);
+});
+
+Deno.test("Pgsam reheats when no archive entry appears for reheatAfterSteps steps", () => {
+  // 27 candidates: the front is complete early, then every step fails to add an entry.
+  const problem = createDiscreteDtlz2({ levels: 3, distanceVariables: 1 });
+  const options = { maxEvaluations: 1000, maxSteps: 1500, reheatAfterSteps: 100, historyEverySteps: 50 };
+  const run = runPgsam(problem, options, createRng(5));
+  const reheats = run.history.at(-1)!.state.reheats;
+  assert.ok(reheats >= 5, `${reheats} reheats`);
+  // A reheat raises the schedule's temperature, which otherwise only falls.
+  const taus = run.history.map((h) => h.state.relativeTemperature);
+  assert.ok(taus.some((t, i) => i > 0 && t > taus[i - 1]));
+  const never = runPgsam(problem, { ...options, reheatAfterSteps: 0 }, createRng(5));
+  assert.equal(never.history.at(-1)!.state.reheats, 0);
+  const neverTaus = never.history.map((h) => h.state.relativeTemperature);
+  assert.ok(neverTaus.every((t, i) => i === 0 || t <= neverTaus[i - 1]));
+});
