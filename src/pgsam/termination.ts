@@ -24,7 +24,7 @@ export interface Termination {
   readonly name: string;
   /** "budget" grows monotonically with effort (and drives schedules); "convergence" may fall back. */
   readonly kind: "budget" | "convergence";
-  /** Called before every step; returns progress, >= 1 meaning stop. */
+  /** Called before every step; returns progress in [0, 1], 1 meaning stop. */
   update(status: SearchStatus): number;
 }
 
@@ -35,7 +35,7 @@ function positive(value: number, what: string): void {
 /** Stops after `count` evaluations. */
 export function maxEvaluations(count: number): Termination {
   positive(count, "maxEvaluations");
-  return { name: "maxEvaluations", kind: "budget", update: (s) => s.evaluations / count };
+  return { name: "maxEvaluations", kind: "budget", update: (s) => Math.min(1, s.evaluations / count) };
 }
 
 /**
@@ -45,7 +45,7 @@ export function maxEvaluations(count: number): Termination {
  */
 export function maxSteps(count: number): Termination {
   positive(count, "maxSteps");
-  return { name: "maxSteps", kind: "budget", update: (s) => s.steps / count };
+  return { name: "maxSteps", kind: "budget", update: (s) => Math.min(1, s.steps / count) };
 }
 
 /**
@@ -62,7 +62,7 @@ export function timeBudget(durationMs: number, nowMs: () => number): Termination
     update() {
       const t = nowMs();
       startMs ??= t;
-      return (t - startMs) / durationMs;
+      return Math.min(1, (t - startMs) / durationMs);
     },
   };
 }
@@ -112,7 +112,7 @@ export function hypervolumeStagnation(options: StagnationOptions = {}): Terminat
           previous = front;
         }
       }
-      return (s.steps - lastGainStep) / windowSteps;
+      return Math.min(1, (s.steps - lastGainStep) / windowSteps);
     },
   };
 }

@@ -50,3 +50,13 @@ Deno.test("hypervolumeStagnation() reaches 1 only after a window without hypervo
   assert.equal(t.update(status(159, 159, better)), 0.99);
   assert.equal(t.update(status(160, 160, better)), 1);
 });
+
+Deno.test("termination progress never exceeds 1", () => {
+  assert.equal(maxEvaluations(10).update(status(25, 30)), 1);
+  assert.equal(maxSteps(10).update(status(5, 30)), 1);
+  let nowMs = 0;
+  const t = timeBudget(10, () => nowMs);
+  t.update(status(0, 0));
+  nowMs = 500;
+  assert.equal(t.update(status(0, 1)), 1);
+});
