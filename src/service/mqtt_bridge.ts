@@ -91,8 +91,8 @@ export interface MqttBridgeOptions {
   onCommand?: CommandHandler;
   /** Periodic telemetry; `read()` returns the JSON to publish. @default no telemetry */
   telemetry?: { periodMs: number; read(): unknown | Promise<unknown> };
-  /** Called on every (re)connection, e.g. to re-deliver journaled results. */
-  onConnect?: () => void;
+  /** Called when the connection comes up (true: e.g. re-deliver journaled results) or goes down (false). */
+  onConnectionChange?: (connected: boolean) => void;
   /** @default "auto" (MQTT 5, falling back to 3.1.1 when refused) */
   protocol?: "auto" | "5" | "3.1.1";
   username?: string;
@@ -223,6 +223,8 @@ class Bridge implements MqttBridge {
   #client: MqttClient | undefined;
   #version: 4 | 5;
   #everConnected = false;
+  /** Last state reported to onConnectionChange. */
+  #up = false;
   #closed = false;
   #offline: Outgoing[] = [];
   #inflight = 0;
@@ -389,6 +391,11 @@ class Bridge implements MqttBridge {
       client.options.reconnectPeriod = next;
     });
     client.on("offline", () => this.#log?.warn("MQTT broker unreachable; reconnecting", { url: o.url }));
+    client.on("close", () => {
+      if (client !== this.#client || !this.#up) return;
+      this.#up = false;
+      o.onConnectionChange?.(false);
+    });
     client.on("error", (error) => this.#onError(client, error));
     return client;
   }
@@ -414,6 +421,7 @@ class Bridge implements MqttBridge {
     const o = this.#o;
     const first = !this.#everConnected;
     this.#everConnected = true;
+    this.#up = true;
     this.#stats.connects++;
     client.options.reconnectPeriod = o.reconnectMinMs ?? 1000;
     this.#log?.info("connected to MQTT broker", {
@@ -435,7 +443,7 @@ class Bridge implements MqttBridge {
     }
     for (const item of this.#offline.splice(0)) this.#send(client, item);
     for (const w of this.#connectWaiters.splice(0)) w();
-    o.onConnect?.();
+    o.onConnectionChange?.(true);
   }
 
   #publishQos1(topic: string, payload: Uint8Array, options: IClientPublishOptions): Promise<void> {

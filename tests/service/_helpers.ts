@@ -14,13 +14,40 @@ export async function within<T>(promise: Promise<T>, timeoutMs: number, what: st
   }
 }
 
-/** A logger that keeps its lines, for tests that assert on warnings. */
-export function captureLogger(): { logger: Logger; lines: string[] } {
+/** A parsed JSON log event. */
+export type LogEvent = { level: string; msg: string; [k: string]: unknown };
+
+/** A logger that keeps its lines, for tests that assert on (or wait for) log events. */
+export function captureLogger(): {
+  logger: Logger;
+  lines: string[];
+  /** The first event matching `match`, logged already or within `timeoutMs`. */
+  waitFor(match: (e: LogEvent) => boolean, timeoutMs?: number): Promise<LogEvent>;
+} {
   const lines: string[] = [];
-  return { logger: createLogger({ level: "debug", format: "json", sink: (l) => lines.push(l) }), lines };
+  const waiters: { match: (e: LogEvent) => boolean; resolve(e: LogEvent): void }[] = [];
+  const sink = (line: string) => {
+    lines.push(line);
+    const event = JSON.parse(line) as LogEvent;
+    for (const w of [...waiters]) {
+      if (w.match(event)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(event);
+      }
+    }
+  };
+  return {
+    logger: createLogger({ level: "debug", format: "json", sink }),
+    lines,
+    waitFor: (match, timeoutMs = 10_000) => {
+      const seen = events(lines).find(match);
+      if (seen) return Promise.resolve(seen);
+      return within(new Promise((resolve) => waiters.push({ match, resolve })), timeoutMs, "a log event");
+    },
+  };
 }
 
 /** Parsed JSON log events of a captured logger. */
-export function events(lines: readonly string[]): { level: string; msg: string; [k: string]: unknown }[] {
+export function events(lines: readonly string[]): LogEvent[] {
   return lines.map((l) => JSON.parse(l));
 }
