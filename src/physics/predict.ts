@@ -35,6 +35,14 @@ import type { BoardState, Job, Placement, Prediction, UnitPrediction } from "./t
 /** Fixed-point passes between leakage and temperature per phase. */
 const LEAKAGE_PASSES = 2;
 
+/**
+ * Temperature ceiling of a zone without a critical trip, °C. Past the critical
+ * trip the board shuts down, so a steady state above it (thermal runaway:
+ * leakage heating faster than the package sheds heat) is capped there; such a
+ * placement is infeasible long before, and the cap keeps its figures finite.
+ */
+const DEFAULT_CEILING_C = 125;
+
 /** Normalisation of a thermal overshoot in `constraintViolation`, K. */
 const THERMAL_VIOLATION_SCALE_K = 10;
 
@@ -430,6 +438,7 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
   const tempC = new Array<number>(Z);
   const peakC = new Array<number>(Z);
   const limitC = new Array<number>(Z);
+  const ceilingC = new Array<number>(Z);
   const tripAtS = new Array<number>(Z).fill(Infinity);
   const heats = new Array<boolean>(Z).fill(false);
   for (let z = 0; z < Z; z++) {
@@ -438,6 +447,7 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
     tempC[z] = startTempsC[zone.id];
     peakC[z] = tempC[z];
     limitC[z] = zone.passiveTripC === undefined ? Infinity : zone.passiveTripC - model.thermalMarginC;
+    ceilingC[z] = Math.max(zone.criticalTripC ?? DEFAULT_CEILING_C, tempC[z]);
   }
   const energyU = new Array<number>(U).fill(0);
   const meanTempWeighted = new Array<number>(Z).fill(0);
@@ -465,7 +475,7 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
       for (let z = 0; z < Z; z++) {
         let ss = ambient[z];
         for (let u = 0; u < U; u++) ss += rth[z * U + u] * powerU[u];
-        steadyC[z] = ss;
+        steadyC[z] = ss < ceilingC[z] ? ss : ceilingC[z];
         meanC[z] = meanTransientC(tempC[z], ss, model.zones[z].tauS, D);
       }
     }

@@ -70,11 +70,12 @@ export const RK3588_PRIORS: BoardPriors = {
   defaultUnit: "cpu_big",
   thermalMarginC: 5,
   zones: [
-    { id: "soc", tauS: 40, rthKPerW: { cpu_big: 2.0, cpu_little: 1.6, gpu: 1.8, npu: 1.8 }, passiveTripC: 85 },
-    { id: "bigcore", tauS: 15, rthKPerW: { cpu_big: 3.0, cpu_little: 1.5, gpu: 1.5, npu: 1.2 } },
-    { id: "littlecore", tauS: 15, rthKPerW: { cpu_big: 1.8, cpu_little: 2.5, gpu: 1.2, npu: 1.2 } },
-    { id: "gpu", tauS: 20, rthKPerW: { cpu_big: 1.5, cpu_little: 1.2, gpu: 3.0, npu: 1.5 }, passiveTripC: 85 },
-    { id: "npu", tauS: 20, rthKPerW: { cpu_big: 1.4, cpu_little: 1.2, gpu: 1.5, npu: 3.0 } },
+    // Passive heatsink, no fan: ~8 K/W from the die to the air (the HAL profile uses similar figures).
+    { id: "soc", tauS: 40, rthKPerW: { cpu_big: 8, cpu_little: 8, gpu: 8, npu: 8 }, passiveTripC: 85 },
+    { id: "bigcore", tauS: 30, rthKPerW: { cpu_big: 9, cpu_little: 7, gpu: 6, npu: 6 } },
+    { id: "littlecore", tauS: 30, rthKPerW: { cpu_big: 7, cpu_little: 9, gpu: 6, npu: 6 } },
+    { id: "gpu", tauS: 30, rthKPerW: { cpu_big: 6, cpu_little: 6, gpu: 9, npu: 7 }, passiveTripC: 85 },
+    { id: "npu", tauS: 30, rthKPerW: { cpu_big: 6, cpu_little: 6, gpu: 7, npu: 9 } },
   ],
   units: [
     {
