@@ -11,11 +11,13 @@ import {
   parseReplay,
   type ReplayReport,
   type StopEvidence,
+  type StopHorizon,
   VERIFY_TASKS,
   type VerifyTask,
 } from "../src/verify/mod.ts";
 
 const EVIDENCE: readonly StopEvidence[] = ["count", "reliability"];
+const HORIZONS: readonly StopHorizon[] = ["unbounded", "budget"];
 
 function percent(x: number): string {
   return `${(100 * x).toFixed(2)}%`;
@@ -49,7 +51,7 @@ function textReport(file: string, task: VerifyTask, r: ReplayReport): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
   const lines = [
     `verify-replay: ${r.questions} questions from ${file} (task ${task}, k ${r.k}, tau ${o.tau}, n_min ${o.minSamples}, ` +
-    `evidence ${o.evidence}, temperature ${Number(o.temperature.toFixed(4))})`,
+    `evidence ${o.evidence}, horizon ${o.horizon}, temperature ${Number(o.temperature.toFixed(4))})`,
     "",
     ...rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c])).join("  ").trimEnd()),
     "",
@@ -82,7 +84,7 @@ function temperatureOf(args: ParsedArgs): number | "auto" {
 export const verifyReplayCommand: Command = {
   name: "verify-replay",
   summary: "Replay recorded samples: fixed-k majority vote vs the verification cascade",
-  usage: "--file FILE [--task gsm8k|arc_challenge|text] [--k K] [--tau X] [--json]",
+  usage: "--file FILE [--task gsm8k|arc_challenge|text] [--k K] [--tau X] [--evidence E] [--horizon H] [--json]",
   description: `
 FILE is jsonl, one question a line:
   {"id": "q1", "gold": "18", "samples": [{"text": "... #### 18", "meanLogProb": -0.41}, {"answer": "17", "meanLogProb": -0.52}]}
@@ -116,6 +118,13 @@ first unanimous window.`,
       default: "count",
       valueName: "E",
     },
+    horizon: {
+      type: "string",
+      description:
+        "What CSVET's probability is about: unbounded (P(p > 0.5)) or budget (the lead survives the budget).",
+      default: "unbounded",
+      valueName: "H",
+    },
     temperature: {
       type: "string",
       description: 'Reliability softmax temperature in nats, or "auto" (fitted from the samples, golds unused).',
@@ -133,6 +142,7 @@ first unanimous window.`,
     if (tau === 0.5) throw new UsageError("--tau must be above 0.5 (at 0.5 every first answer is confident)");
     const minSamples = args.int("min-samples", { min: 1, max: k });
     const evidence = args.choice("evidence", EVIDENCE) ?? "count";
+    const horizon = args.choice("horizon", HORIZONS) ?? "unbounded";
     const temperature = temperatureOf(args);
     const escWindow = args.int("esc-window", { min: 1 }) ?? 5;
 
@@ -146,7 +156,7 @@ first unanimous window.`,
     const report = evaluateReplay(questions, {
       k,
       escWindow,
-      cascade: { tau, evidence, temperature, ...(minSamples === undefined ? {} : { minSamples }) },
+      cascade: { tau, evidence, horizon, temperature, ...(minSamples === undefined ? {} : { minSamples }) },
     });
     ctx.stdout(
       args.flag("json") ? JSON.stringify({ file, task, ...report }, null, 2) + "\n" : textReport(file, task, report),

@@ -115,3 +115,41 @@ export function leaderPosterior(leaderVotes: number, runnerUpVotes: number): num
   }
   return regularizedIncompleteBeta(0.5, runnerUpVotes + 1, leaderVotes + 1);
 }
+
+/**
+ * The budget-aware variant of {@linkcode leaderPosterior}: the probability
+ * that the leader still leads once `remainingSamples` more samples are drawn,
+ * when every one of them goes to one of the two leading answers (the worst
+ * case for the lead) and the leader's share follows the same posterior
+ * Beta(a + 1, b + 1). The leader's gain X is then beta-binomial(r, a + 1,
+ * b + 1), and the lead survives when a + X > b + (r - X); a final tie counts
+ * as lost. With r = 0 it is 1 for a strict lead; as r grows it tends to
+ * leaderPosterior(a, b).
+ * @throws RangeError for negative or non-finite votes, or a remaining count that is not an integer >= 0
+ */
+export function leaderKeepProbability(leaderVotes: number, runnerUpVotes: number, remainingSamples: number): number {
+  if (!Number.isFinite(leaderVotes) || leaderVotes < 0) {
+    throw new RangeError(`leaderKeepProbability() needs leaderVotes >= 0, got ${leaderVotes}`);
+  }
+  if (!Number.isFinite(runnerUpVotes) || runnerUpVotes < 0) {
+    throw new RangeError(`leaderKeepProbability() needs runnerUpVotes >= 0, got ${runnerUpVotes}`);
+  }
+  if (!Number.isInteger(remainingSamples) || remainingSamples < 0) {
+    throw new RangeError(`leaderKeepProbability() needs an integer remainingSamples >= 0, got ${remainingSamples}`);
+  }
+  const r = remainingSamples;
+  // X > (r - (a - b)) / 2 keeps the lead.
+  const threshold = (r - (leaderVotes - runnerUpVotes)) / 2;
+  // A lead larger than the remaining samples cannot be lost, one they cannot reach is lost for sure.
+  if (threshold < 0) return 1;
+  const first = Math.floor(threshold) + 1;
+  if (first > r) return 0;
+  const alpha = leaderVotes + 1;
+  const beta = runnerUpVotes + 1;
+  const logNorm = logGamma(r + 1) - logBeta(alpha, beta);
+  let p = 0;
+  for (let x = first; x <= r; x++) {
+    p += Math.exp(logNorm - logGamma(x + 1) - logGamma(r - x + 1) + logBeta(x + alpha, r - x + beta));
+  }
+  return Math.min(1, p);
+}

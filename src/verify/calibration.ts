@@ -5,9 +5,9 @@
  * ratio of "right" vs "wrong" for a sample is exp(gap / sigma^2 * logProb) up
  * to a per-question constant: a softmax with temperature T = sigma^2 / gap
  * gives each vote a weight proportional to that ratio. The fit needs no gold answers:
- * each question's plurality answer stands in for the right one, which biases
- * gap down (wrong pluralities mix the groups) and so T up, towards plain
- * counting, the safe side.
+ * each question's plurality answer stands in for the right one when it holds
+ * a majority of the answers. Wrong pluralities still mix the groups, which
+ * biases the gap down and so T up, towards plain counting: the safe side.
  */
 import { fail, ok, type Reading } from "../core/mod.ts";
 import type { CascadeSample } from "./cascade.ts";
@@ -36,6 +36,12 @@ export interface ReliabilityCalibration {
 export interface CalibrationOptions {
   /** Fewest questions with samples on both sides of the reference for a fit. @default 20 */
   minContrastQuestions?: number;
+  /**
+   * Without a gold, a question's plurality estimates the gap only when it holds at least this
+   * share of the valid answers: a weak plurality is often wrong and would mix the groups.
+   * @default 0.5
+   */
+  minReferenceShare?: number;
 }
 
 function mean(xs: readonly number[]): number {
@@ -53,6 +59,7 @@ export function calibrateReliability(
   options: CalibrationOptions = {},
 ): Reading<ReliabilityCalibration> {
   const minContrast = options.minContrastQuestions ?? 20;
+  const minShare = options.minReferenceShare ?? 0.5;
   let gapSum = 0;
   let gapWeight = 0;
   let contrastQuestions = 0;
@@ -60,7 +67,8 @@ export function calibrateReliability(
   let dof = 0;
   for (const q of questions) {
     const valid = q.samples.filter((s) => s.valid && Number.isFinite(s.meanLogProb));
-    const reference = q.reference ?? majorityVote(valid);
+    const known = q.reference !== undefined && q.reference !== null;
+    const reference = known ? q.reference as string : majorityVote(valid);
     if (reference === null) continue;
     const right = valid.filter((s) => s.answer === reference).map((s) => s.meanLogProb);
     const wrong = valid.filter((s) => s.answer !== reference).map((s) => s.meanLogProb);
@@ -70,7 +78,8 @@ export function calibrateReliability(
       squares += group.reduce((s, x) => s + (x - m) ** 2, 0);
       dof += group.length - 1;
     }
-    if (right.length > 0 && wrong.length > 0) {
+    const trusted = known || right.length >= minShare * valid.length;
+    if (trusted && right.length > 0 && wrong.length > 0) {
       // Inverse-variance weight of a difference of two means: n_r n_w / (n_r + n_w).
       const w = (right.length * wrong.length) / (right.length + wrong.length);
       gapSum += w * (mean(right) - mean(wrong));

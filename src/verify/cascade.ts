@@ -5,8 +5,14 @@
  * P(p > 0.5) for p ~ Beta(a + 1, b + 1), reaches tau) and ARDE (when the
  * budget k is spent, elect the answer with the largest sum of reliability
  * weights, the softmax of mean token log-probs over the samples).
+ *
+ * Those definitions are the defaults. Two options make CSVET use more of what
+ * it sees (measured in bench/verify.ts): `evidence: "reliability"` counts
+ * log-prob-weighted pseudo-votes instead of votes (pair it with a temperature
+ * from `calibrateReliability`), and `horizon: "budget"` asks whether the lead
+ * survives the rest of the budget rather than whether it is real.
  */
-import { leaderPosterior } from "./beta.ts";
+import { leaderKeepProbability, leaderPosterior } from "./beta.ts";
 
 /** One finished sample, as the runtime yields it and the extractor judged it. */
 export interface CascadeSample {
@@ -39,7 +45,11 @@ export interface Decision {
   action: "stop";
   /** The selected answer; null when no sample had an extractable answer. */
   answer: string | null;
-  /** Posterior probability that the answer beats the strongest other (CSVET's P), in [0, 1]. */
+  /**
+   * Posterior probability that the answer is more frequent than the strongest other, CSVET's
+   * P(p > 0.5) under the chosen evidence, in [0, 1]. With horizon `budget` a `confident` stop can
+   * report less than tau: it stopped because the lead can no longer be lost within the budget.
+   */
   confidence: number;
   /** Samples consumed, valid or not. */
   samplesUsed: number;
@@ -61,6 +71,16 @@ export type CascadeStep = { action: "continue" } | Decision;
  */
 export type StopEvidence = "count" | "reliability";
 
+/**
+ * What CSVET's stopping probability looks at. `unbounded`: P(p_leader > 0.5),
+ * whether the leader is the more likely answer however many samples follow
+ * (DESIGN.md). `budget`: the probability that the leader still leads when the
+ * budget k is spent ({@linkcode leaderKeepProbability}), which is what fixed-k
+ * majority vote would answer; it stops sooner near the end of the budget,
+ * where the remaining samples can no longer overturn a lead.
+ */
+export type StopHorizon = "unbounded" | "budget";
+
 /** Options of {@linkcode createCascade}. */
 export interface CascadeOptions {
   /** The budget k: at most this many samples; ARDE elects when they are spent. @default 16 */
@@ -77,6 +97,8 @@ export interface CascadeOptions {
   temperature?: number;
   /** What CSVET counts. @default "count" */
   evidence?: StopEvidence;
+  /** What CSVET's probability is about. @default "unbounded" */
+  horizon?: StopHorizon;
 }
 
 /** A streaming cascade for one question. */
@@ -108,6 +130,7 @@ export const DEFAULT_CASCADE_OPTIONS: Readonly<Required<CascadeOptions>> = Objec
   sequentialTest: true,
   temperature: 1,
   evidence: "count",
+  horizon: "unbounded",
 });
 
 /** Options with defaults filled in, validated. @throws RangeError naming the bad option */
@@ -132,8 +155,14 @@ export function resolveCascadeOptions(options: CascadeOptions = {}): Required<Ca
   if (!(Number.isFinite(o.temperature) && o.temperature > 0)) {
     throw new RangeError(`cascade temperature must be a finite number > 0, got ${o.temperature}`);
   }
+  for (const key of ["earlyAgreement", "sequentialTest"] as const) {
+    if (typeof o[key] !== "boolean") throw new RangeError(`cascade ${key} must be true or false, got ${o[key]}`);
+  }
   if (o.evidence !== "count" && o.evidence !== "reliability") {
     throw new RangeError(`cascade evidence must be "count" or "reliability", got "${o.evidence}"`);
+  }
+  if (o.horizon !== "unbounded" && o.horizon !== "budget") {
+    throw new RangeError(`cascade horizon must be "unbounded" or "budget", got "${o.horizon}"`);
   }
   return o;
 }
@@ -247,10 +276,12 @@ class StreamingCascade implements Cascade {
       if (o.earlyAgreement && votes.length === 1 && validSamples >= o.minSamples) {
         return this.#stop("unanimous", votes, countRanking(votes));
       }
-      if (o.sequentialTest && votes.length > 0) {
+      // With horizon budget the test is degenerate once the budget is spent (any lead is kept): ARDE decides.
+      if (o.sequentialTest && votes.length > 0 && (o.horizon === "unbounded" || n < o.maxSamples)) {
         const ranked = o.evidence === "count" ? countRanking(votes) : ardeRanking(votes);
         const [a, b] = evidenceOf(ranked, o.evidence, validSamples);
-        if (leaderPosterior(a, b) >= o.tau) return this.#stop("confident", votes, ranked);
+        const p = o.horizon === "unbounded" ? leaderPosterior(a, b) : leaderKeepProbability(a, b, o.maxSamples - n);
+        if (p >= o.tau) return this.#stop("confident", votes, ranked);
       }
     }
     if (n >= o.maxSamples) return this.finish();

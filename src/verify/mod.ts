@@ -11,7 +11,7 @@ export { extractAnswer, type ExtractOptions, normalizeGold } from "./extract.ts"
 export { canonicalNumber, type Gsm8kMode } from "./gsm8k.ts";
 export { arcLabelToLetter } from "./arc.ts";
 export { normalizeFreeText } from "./text.ts";
-export { leaderPosterior, logBeta, logGamma, regularizedIncompleteBeta } from "./beta.ts";
+export { leaderKeepProbability, leaderPosterior, logBeta, logGamma, regularizedIncompleteBeta } from "./beta.ts";
 export {
   ardeRanking,
   type Cascade,
@@ -26,6 +26,7 @@ export {
   resolveCascadeOptions,
   runCascade,
   type StopEvidence,
+  type StopHorizon,
   type StopReason,
   tallyVotes,
   type Vote,

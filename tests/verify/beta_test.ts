@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { leaderPosterior, logGamma, regularizedIncompleteBeta } from "../../src/verify/mod.ts";
+import { leaderKeepProbability, leaderPosterior, logGamma, regularizedIncompleteBeta } from "../../src/verify/mod.ts";
 
 /** |actual - expected| within relTol relative, or absTol absolute (for values near 0). */
 function close(actual: number, expected: number, relTol: number, label: string, absTol = 1e-300): void {
@@ -130,6 +130,54 @@ Deno.test("leaderPosterior() rises with the leader's votes, falls with the runne
       assert.ok(leaderPosterior(a + d, b) > p - 1e-15, `not increasing in a at (${a}, ${b})`);
       assert.ok(leaderPosterior(a, b + d) < p + 1e-15, `not decreasing in b at (${a}, ${b})`);
       assert.ok(Math.abs(p + leaderPosterior(b, a) - 1) < 1e-12);
+    }),
+    { numRuns: 300 },
+  );
+});
+
+/** The same probability by simulating the Pólya urn exactly: each draw adds a ball of its colour. */
+function urnKeepProbability(a: number, b: number, r: number): number {
+  let dist = [1]; // dist[x] = P(x leader draws so far)
+  for (let t = 0; t < r; t++) {
+    const next = new Array(t + 2).fill(0);
+    dist.forEach((p, x) => {
+      const leader = (a + 1 + x) / (a + b + 2 + t);
+      next[x + 1] += p * leader;
+      next[x] += p * (1 - leader);
+    });
+    dist = next;
+  }
+  return dist.reduce((s, p, x) => (a + x > b + (r - x) ? s + p : s), 0);
+}
+
+Deno.test("leaderKeepProbability() matches an exact Pólya-urn computation", () => {
+  for (const [a, b] of [[3, 0], [4, 1], [6, 4], [7, 5], [10, 3], [2.6, 1.3], [5, 5], [0, 2]]) {
+    for (const r of [0, 1, 2, 5, 13, 37]) {
+      close(leaderKeepProbability(a, b, r), urnKeepProbability(a, b, r), 1e-11, `keep(${a}, ${b}, ${r})`, 1e-15);
+    }
+  }
+  // No remaining samples: a strict lead is kept, a tie is not.
+  assert.equal(leaderKeepProbability(4, 3, 0), 1);
+  assert.equal(leaderKeepProbability(4, 4, 0), 0);
+  // A lead larger than the remaining samples cannot be lost.
+  assert.equal(leaderKeepProbability(9, 2, 6), 1);
+  assert.throws(() => leaderKeepProbability(1, 0, 1.5), /integer remainingSamples/);
+  assert.throws(() => leaderKeepProbability(-1, 0, 1), RangeError);
+});
+
+Deno.test("leaderKeepProbability() tends to leaderPosterior() as the remaining budget grows", () => {
+  for (const [a, b] of [[4, 1], [10, 3], [7.5, 2.25]]) {
+    const far = leaderKeepProbability(a, b, 20000);
+    assert.ok(Math.abs(far - leaderPosterior(a, b)) < 2e-3, `keep(${a}, ${b}, 20000) = ${far}`);
+  }
+});
+
+Deno.test("leaderKeepProbability() is at least leaderPosterior() wherever the latter is >= 0.9", () => {
+  const votes = fc.double({ min: 0, max: 40, noNaN: true });
+  fc.assert(
+    fc.property(votes, votes, fc.integer({ min: 0, max: 60 }), (a, b, r) => {
+      fc.pre(leaderPosterior(a, b) >= 0.9);
+      assert.ok(leaderKeepProbability(a, b, r) >= leaderPosterior(a, b) - 1e-12, `keep(${a}, ${b}, ${r})`);
     }),
     { numRuns: 300 },
   );

@@ -30,3 +30,14 @@ Deno.test("calibrateReliability() fails as a value when log-probs carry no signa
   const thin = calibrateReliability(Array(50).fill({ samples: unanimous }));
   assert.deepEqual(thin, { ok: false, reason: "only 0 questions have both agreeing and disagreeing samples, need 20" });
 });
+
+Deno.test("calibrateReliability() estimates the gap without golds only from majority pluralities", () => {
+  const items = generateSyntheticItems(createRng(24), { items: 1500 });
+  const questions = items.map((i) => ({ samples: i.samples }));
+  const strict = calibrateReliability(questions);
+  const loose = calibrateReliability(questions, { minReferenceShare: 0 });
+  assert.ok(strict.ok && loose.ok);
+  // Weak pluralities are often wrong: counting them shrinks the gap.
+  assert.ok(strict.value.gapNats > loose.value.gapNats, `${strict.value.gapNats} <= ${loose.value.gapNats}`);
+  assert.ok(strict.value.contrastQuestions < loose.value.contrastQuestions);
+});

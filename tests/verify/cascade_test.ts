@@ -32,6 +32,7 @@ Deno.test("createCascade() defaults follow DESIGN.md: k 16, n_min 3, tau 0.95, c
     sequentialTest: true,
     temperature: 1,
     evidence: "count",
+    horizon: "unbounded",
   });
   assert.deepEqual(createCascade().options, DEFAULT_CASCADE_OPTIONS);
 });
@@ -170,6 +171,11 @@ Deno.test("createCascade() rejects invalid options, naming the option", () => {
   assert.throws(() => createCascade({ tau: 0.5 }), /tau must be in \(0.5, 1\], got 0.5/);
   assert.throws(() => createCascade({ temperature: 0 }), /temperature must be a finite number > 0/);
   assert.throws(() => createCascade({ evidence: "votes" as "count" }), /evidence must be "count" or "reliability"/);
+  assert.throws(() => createCascade({ horizon: "forever" as "budget" }), /horizon must be "unbounded" or "budget"/);
+  assert.throws(
+    () => createCascade({ earlyAgreement: "yes" as unknown as boolean }),
+    /earlyAgreement must be true or false/,
+  );
 });
 
 Deno.test("reliabilityWeights() is a softmax: sums to 1, shift-invariant, sharper at low temperature", () => {
@@ -190,6 +196,20 @@ Deno.test("reliability evidence changes when CSVET stops: a low-log-prob leader 
   assert.equal(runCascade(samples(answers, logProbs)).stopReason, "confident");
   const weighted = runCascade(samples(answers, logProbs), { evidence: "reliability", maxSamples: 7 });
   assert.equal(weighted.stopReason, "budget");
+});
+
+Deno.test("horizon budget stops a lead that the remaining budget cannot overturn", () => {
+  // k = 8: after 7 samples A leads 5 to 2 with one sample left; P(p > 0.5) = 1 - 29/256 < 0.95.
+  const answers = ["A", "B", "A", "B", "A", "A", "A", "A"];
+  const unbounded = runCascade(samples(answers), { maxSamples: 8, earlyAgreement: false });
+  assert.equal(unbounded.stopReason, "budget");
+  assert.equal(unbounded.samplesUsed, 8);
+  const budget = runCascade(samples(answers), { maxSamples: 8, earlyAgreement: false, horizon: "budget" });
+  assert.equal(budget.stopReason, "confident");
+  assert.equal(budget.samplesUsed, 7);
+  assert.equal(budget.answer, "A");
+  // The reported confidence stays CSVET's P(p > 0.5), here below tau.
+  assert.ok(Math.abs(budget.confidence - (1 - (1 + 8 + 28) / 256)) < 1e-12);
 });
 
 const answerSequence = fc.array(fc.option(fc.constantFrom("A", "B", "C"), { nil: null }), {
@@ -255,4 +275,36 @@ Deno.test("more agreement never delays a stop: turning a dissenting vote into th
     }),
     { numRuns: 400 },
   );
+});
+
+Deno.test("horizon budget never uses more samples than the unbounded test at tau >= 0.9", () => {
+  fc.assert(
+    fc.property(answerSequence, cascadeOptions, (xs, o) => {
+      const list = samples(xs);
+      const unbounded = runCascade(list, o);
+      const budget = runCascade(list, { ...o, horizon: "budget" });
+      assert.ok(budget.samplesUsed <= unbounded.samplesUsed, `${xs}: ${budget.samplesUsed} > ${unbounded.samplesUsed}`);
+    }),
+    { numRuns: 400 },
+  );
+});
+
+Deno.test("horizon budget leaves the last sample's decision to ARDE", () => {
+  // k = 4: A A B B at equal count; B far more reliable. The budget is spent, so ARDE elects B.
+  const d = runCascade(samples(["A", "B", "A", "B"], [-2, -0.1, -2, -0.1]), {
+    maxSamples: 4,
+    earlyAgreement: false,
+    horizon: "budget",
+  });
+  assert.equal(d.stopReason, "budget");
+  assert.equal(d.answer, "B");
+  // 3 A, 1 B with the last sample: P(keep) would be 1, but it is the budget that ends it.
+  const last = runCascade(samples(["A", "A", "B", "A"], [-2, -2, -0.1, -2]), {
+    maxSamples: 4,
+    tau: 0.99,
+    earlyAgreement: false,
+    horizon: "budget",
+  });
+  assert.equal(last.stopReason, "budget");
+  assert.equal(last.samplesUsed, 4);
 });

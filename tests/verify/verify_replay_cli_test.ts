@@ -90,11 +90,13 @@ Deno.test("verify-replay prints a table and honours --tau, --min-samples and --e
       "4",
       "--evidence",
       "reliability",
+      "--horizon",
+      "budget",
     ]);
     assert.equal(code, 0);
     assert.match(
       stdout,
-      /^verify-replay: 30 questions from .*replay\.jsonl \(task gsm8k, k 8, tau 0\.99, n_min 4, evidence reliability/,
+      /^verify-replay: 30 questions from .*replay\.jsonl \(task gsm8k, k 8, tau 0\.99, n_min 4, evidence reliability, horizon budget,/,
     );
     assert.match(stdout, /^majority@8 +100\.00% ± 0\.00 +8\.00 +1\.000/m);
     assert.match(stdout, /^cascade +/m);
@@ -135,6 +137,7 @@ Deno.test("verify-replay rejects bad flags with a usage error", async () => {
       [["--file", "x", "--temperature", "0"], /--temperature must be a number > 0 or "auto", got "0"/],
       [["--file", "x", "--temperature", "warm"], /--temperature must be a number, got "warm"/],
       [["--file", "x", "--min-samples", "20"], /--min-samples must be <= 16/],
+      [["--file", "x", "--horizon", "never"], /--horizon must be one of unbounded, budget/],
     ] as [string[], RegExp][]
   ) {
     const { code, stderr } = await cli(["verify-replay", ...args]);
