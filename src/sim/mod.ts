@@ -1,0 +1,25 @@
+/**
+ * Simulated boards; imports core and hal (board profiles) only. A simulated
+ * board writes the sysfs tree of a real board (rk3588, jetson-orin-nano,
+ * raspberry-pi-5, imx8mp) under a root directory and keeps it live from a
+ * hidden, seeded truth: RC thermal zones, temperature-dependent leakage, DVFS
+ * that obeys the tree's own knobs, a step_wise thermal governor, power rails
+ * and loads. Work submitted to its units advances virtual or real time.
+ */
+export {
+  createSimBoard,
+  type SimBoard,
+  type SimBoardOptions,
+  type SimExecuteOptions,
+  type SimExecution,
+  type SimFault,
+  type SimReadings,
+  type SimTimeMode,
+  type SimTruthForTests,
+  type SimUnitInfo,
+  type SimWorkItem,
+} from "./board.ts";
+export { type LoadOptions, runLoad } from "./load.ts";
+export { getLayout, isSimBoardId, SIM_BOARD_IDS, type SimBoardId } from "./layout.ts";
+export type { PowerChannelPath, SimTreePaths } from "./tree.ts";
+export { GARBAGE_TEXT } from "./writer.ts";
