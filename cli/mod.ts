@@ -4,8 +4,9 @@
  */
 import type { Command } from "./command.ts";
 import { planCommand } from "./plan.ts";
+import { probeCommand } from "./probe.ts";
 import { runCommand } from "./run.ts";
 import { scoreCommand } from "./score.ts";
 import { verifyReplayCommand } from "./verify_replay.ts";
 
-export const commands: readonly Command[] = [planCommand, runCommand, scoreCommand, verifyReplayCommand];
+export const commands: readonly Command[] = [planCommand, probeCommand, runCommand, scoreCommand, verifyReplayCommand];

@@ -1,0 +1,156 @@
+/**
+ * The energy meter: integrates rail power over begin/end windows, per rail
+ * and for the board total. Between two readings of a rail it takes the change
+ * of the rail's energy counter when both readings carry one (wrap-around
+ * handled in counter.ts), else the trapezoid of the two power readings. A
+ * failed reading leaves a gap that the next good reading closes.
+ */
+import { SensorUnavailableError } from "../core/mod.ts";
+import { counterDeltaJ } from "./counter.ts";
+import type { Sample } from "./types.ts";
+
+/** What a closed window measured. */
+export interface EnergyWindowResult {
+  label?: string;
+  /** Energy of the board total (the rails of `Sample.totalPowerRails`), J. */
+  energyJ: number;
+  /** Energy per rail, J. */
+  perRailJ: Record<string, number>;
+  /** From the window's first to its last sample, ms. */
+  durationMs: number;
+  avgPowerW: number;
+  /** Samples added while the window was open (the one it began at included). */
+  samples: number;
+  /** Rails whose readings failed inside the window (their gaps were bridged). */
+  incompleteRails: string[];
+}
+
+/** An open measurement window. */
+export interface MeterWindow {
+  readonly label?: string;
+  /** Closes the window at the latest sample; calling it again returns the same result. */
+  end(): EnergyWindowResult;
+}
+
+interface RailPoint {
+  tMs: number;
+  powerW: number;
+  energyJ?: number;
+  energyRangeJ?: number;
+}
+
+interface WindowState {
+  label?: string;
+  startMs?: number;
+  lastMs?: number;
+  samples: number;
+  perRailJ: Map<string, number>;
+  incomplete: Set<string>;
+  totalRails: Set<string>;
+  result?: EnergyWindowResult;
+}
+
+/** Integrates samples fed with `add()` into every open window. */
+export class EnergyMeter {
+  #last = new Map<string, RailPoint>();
+  #lastMs: number | undefined;
+  #lastTotalRails: readonly string[] = [];
+  #open = new Set<WindowState>();
+
+  /** Feeds one sample (in time order). @throws RangeError when it is older than the previous one */
+  add(sample: Sample): void {
+    const tMs = sample.monotonicMs;
+    if (this.#lastMs !== undefined && tMs < this.#lastMs) {
+      throw new RangeError(
+        `EnergyMeter.add(): sample at ${tMs} ms is older than the previous one at ${this.#lastMs} ms`,
+      );
+    }
+    for (const w of this.#open) {
+      if (w.startMs === undefined) w.startMs = tMs;
+    }
+    for (const rail of sample.power) {
+      if (!rail.ok) {
+        for (const w of this.#open) w.incomplete.add(rail.name);
+        continue;
+      }
+      const point: RailPoint = {
+        tMs,
+        powerW: rail.powerW,
+        ...(rail.energyJ !== undefined ? { energyJ: rail.energyJ } : {}),
+        ...(rail.energyRangeJ !== undefined ? { energyRangeJ: rail.energyRangeJ } : {}),
+      };
+      const previous = this.#last.get(rail.name);
+      this.#last.set(rail.name, point);
+      if (!previous || tMs <= previous.tMs) continue;
+      const energyJ = intervalEnergyJ(previous, point);
+      for (const w of this.#open) {
+        if (w.startMs === undefined || w.startMs >= tMs) continue;
+        // A gap that straddles the window's start counts only from the start on.
+        const share = (tMs - Math.max(previous.tMs, w.startMs)) / (tMs - previous.tMs);
+        w.perRailJ.set(rail.name, (w.perRailJ.get(rail.name) ?? 0) + energyJ * share);
+      }
+    }
+    for (const w of this.#open) {
+      w.samples++;
+      w.lastMs = tMs;
+      for (const name of sample.totalPowerRails) w.totalRails.add(name);
+    }
+    this.#lastMs = tMs;
+    this.#lastTotalRails = sample.totalPowerRails;
+  }
+
+  /** Opens a window at the latest sample (or, before any, at the next one). */
+  begin(label?: string): MeterWindow {
+    const state: WindowState = {
+      ...(label !== undefined ? { label } : {}),
+      samples: this.#lastMs === undefined ? 0 : 1,
+      perRailJ: new Map(),
+      incomplete: new Set(),
+      totalRails: new Set(this.#lastTotalRails),
+    };
+    if (this.#lastMs !== undefined) {
+      state.startMs = this.#lastMs;
+      state.lastMs = this.#lastMs;
+    }
+    this.#open.add(state);
+    return {
+      ...(label !== undefined ? { label } : {}),
+      end: () => this.#end(state),
+    };
+  }
+
+  #end(w: WindowState): EnergyWindowResult {
+    if (w.result) return w.result;
+    this.#open.delete(w);
+    const where = w.label === undefined ? "energy window" : `energy window "${w.label}"`;
+    if (w.startMs === undefined || w.lastMs === undefined || w.lastMs <= w.startMs) {
+      throw new RangeError(`${where} covers no time: add samples between begin() and end()`);
+    }
+    if (w.totalRails.size === 0) {
+      throw new SensorUnavailableError(`${where}: the board has no rail that gives its total power`);
+    }
+    const perRailJ = Object.fromEntries(w.perRailJ);
+    const energyJ = [...w.totalRails].reduce((s, name) => s + (w.perRailJ.get(name) ?? 0), 0);
+    const durationMs = w.lastMs - w.startMs;
+    w.result = {
+      ...(w.label !== undefined ? { label: w.label } : {}),
+      energyJ,
+      perRailJ,
+      durationMs,
+      avgPowerW: energyJ / (durationMs / 1000),
+      samples: w.samples,
+      incompleteRails: [...w.incomplete].sort(),
+    };
+    return w.result;
+  }
+}
+
+/** Energy between two readings of one rail: counter delta when both have counters, else trapezoid. */
+function intervalEnergyJ(a: RailPoint, b: RailPoint): number {
+  if (a.energyJ !== undefined && b.energyJ !== undefined) {
+    const delta = counterDeltaJ(a.energyJ, b.energyJ, b.energyRangeJ ?? a.energyRangeJ);
+    if (delta.ok) return delta.value;
+    // A counter reset: the power readings still bound the interval.
+  }
+  return (a.powerW + b.powerW) / 2 * ((b.tMs - a.tMs) / 1000);
+}
