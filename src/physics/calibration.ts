@@ -131,8 +131,12 @@ export interface CalibrationOptions {
 export interface CalibrationError {
   /** Mean absolute percentage error of the predicted work durations, %. */
   durationMapePct?: number;
-  /** Mean absolute percentage error of the predicted rail powers, %. */
-  powerMapePct?: number;
+  /**
+   * Weighted absolute percentage error of the predicted rail powers, %: the
+   * sum of absolute errors over the sum of readings (a plain MAPE explodes on
+   * the near-zero rails of power-gated units).
+   */
+  powerWapePct?: number;
   /** Mean absolute error of the one-step temperature predictions, °C. */
   tempMaeC?: number;
   timingCount: number;
@@ -337,7 +341,8 @@ export function calibrate(
   const skipped: string[] = [];
   let durationApe = 0;
   let timingCount = 0;
-  let powerApe = 0;
+  let powerAbsErrW = 0;
+  let powerSumW = 0;
   let railCount = 0;
   let tempAe = 0;
   let pairCount = 0;
@@ -432,10 +437,9 @@ export function calibrate(
         continue;
       }
       const yHat = railModel(cal.power, slots, inputs, rail.includesBase, jacobian);
-      if (rail.powerW > 0) {
-        powerApe += Math.abs(yHat - rail.powerW) / rail.powerW;
-        railCount++;
-      }
+      powerAbsErrW += Math.abs(yHat - rail.powerW);
+      powerSumW += rail.powerW;
+      railCount++;
       const sigma = noiseRel * rail.powerW + noiseAbs;
       rlsUpdate(cal.power, jacobian, rail.powerW, yHat, sigma * sigma);
       clampPower(cal.power);
@@ -520,7 +524,7 @@ export function calibrate(
     model: { ...model, units, zones, basePowerW, calibration: cal },
     error: {
       ...(timingCount > 0 ? { durationMapePct: (100 * durationApe) / timingCount } : {}),
-      ...(railCount > 0 ? { powerMapePct: (100 * powerApe) / railCount } : {}),
+      ...(railCount > 0 && powerSumW > 0 ? { powerWapePct: (100 * powerAbsErrW) / powerSumW } : {}),
       ...(pairCount > 0 ? { tempMaeC: tempAe / pairCount } : {}),
       timingCount,
       railCount,

@@ -201,14 +201,14 @@ Deno.test("predict() of a prefill-only job is the hand-computed roofline and ene
   assert.ok(w.bytes / (20e9 * 0.7) < tS);
   closeRel(p.ttftMs, tS * 1000);
   closeRel(p.latencyMs, tS * 1000);
-  // Energy: base 1.5 W, A76 idle 0.3 W + leakage 0.4 W at 25 °C, A55 (not gateable, idle at its lowest OPP 0.675 V
+  // Energy: base 1.5 W, A76 idle 0.3 W + leakage 0.15 W at 25 °C, A55 (not gateable, idle at its lowest OPP 0.675 V
   // of 0.95 V) 0.15 W + 0.1 x 0.675 / 0.95 W; A76 dynamic 2.5 nF x 1 V^2 x 2.4 GHz x DASI 1; DRAM 0.15 nJ/B.
-  const expected = 1.5 * tS + (0.3 + 0.4) * tS + (0.15 + 0.1 * 0.675 / 0.95) * tS + 2.5e-9 * 2.4e9 * tS +
+  const expected = 1.5 * tS + (0.3 + 0.15) * tS + (0.15 + 0.05 * 0.675 / 0.95) * tS + 2.5e-9 * 2.4e9 * tS +
     1.5e-10 * w.bytes;
   closeRel(p.energyJ, expected);
   assert.deepEqual(Object.keys(p.perUnit).sort(), ["cpu_big", "cpu_little"]); // GPU and NPU power-gated
   assert.equal(p.perUnit.cpu_big.dasi, 1);
-  closeRel(p.perUnit.cpu_little.energyJ, (0.15 + 0.1 * 0.675 / 0.95) * tS);
+  closeRel(p.perUnit.cpu_little.energyJ, (0.15 + 0.05 * 0.675 / 0.95) * tS);
   // One of four units busy at DASI 1 for the whole span.
   closeRel(p.underutilization, 0.75);
   assert.equal(p.feasible, true);
@@ -276,8 +276,8 @@ Deno.test("predict() charges idle units that cannot be power-gated for the whole
   const p = predict(model, state, job, { prefillUnit: "npu", lanes: [oneLane("npu", 1, 16)], freqLevel: {} });
   const spanS = p.latencyMs / 1000;
   // Both CPU clusters idle at their lowest OPP: (idle + leakage at 25 °C x V / V_top) x span.
-  closeRel(p.perUnit.cpu_big.energyJ, (0.3 + 0.4 * 0.675 / 1.0) * spanS);
-  closeRel(p.perUnit.cpu_little.energyJ, (0.15 + 0.1 * 0.675 / 0.95) * spanS);
+  closeRel(p.perUnit.cpu_big.energyJ, (0.3 + 0.15 * 0.675 / 1.0) * spanS);
+  closeRel(p.perUnit.cpu_little.energyJ, (0.15 + 0.05 * 0.675 / 0.95) * spanS);
   assert.equal(p.perUnit.gpu, undefined);
   assert.equal(p.perUnit.cpu_big.busyMs, 0);
   let sum = 1.5 * spanS;
