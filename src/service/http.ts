@@ -37,9 +37,10 @@ export interface ServiceApi {
   /**
    * Runs (or answers from the journal) one request and resolves with its
    * payload, a result or a job error. Throws for requests refused outright
-   * (BusyError when the queue is full).
+   * (BusyError when the queue is full). A client that disconnects does not
+   * cancel the job: it is journaled, and a retry with the same id gets its result.
    */
-  infer(request: InferRequest, options: { signal: AbortSignal }): Promise<ReplyPayload>;
+  infer(request: InferRequest): Promise<ReplyPayload>;
   /** Node, version, boot sequence, queue, broker, units and their health. */
   status(): unknown | Promise<unknown>;
   /** The latest telemetry snapshot. */
@@ -197,7 +198,7 @@ export function createHttpApp(api: ServiceApi, options: HttpAppOptions): Hono {
       }
       let payload: ReplyPayload;
       try {
-        payload = await api.infer(request, { signal: c.req.raw.signal });
+        payload = await api.infer(request);
       } catch (error) {
         return errorResponse(error, request.id);
       }

@@ -93,6 +93,8 @@ class Intake implements JobIntake {
   readonly queue: JobQueue<InferRequest, InferOutcome>;
   readonly #options: JobIntakeOptions;
   readonly #inflight = new Map<string, Promise<ReplyPayload>>();
+  /** Reply route of each in-flight job (absent: HTTP). */
+  readonly #inflightRoutes = new Map<string, ReplyRoute | undefined>();
   readonly #delivering = new Set<string>();
   readonly #deliveries = new Set<Promise<void>>();
   readonly #gates = new Map<string, Promise<void>>();
@@ -119,12 +121,16 @@ class Intake implements JobIntake {
     const known = journal.lookup(id);
     if (known?.state === "finished") {
       const reply = Promise.resolve(known.result);
-      if (route) this.#deliverCopy(id, route, known.result);
+      // A result still on its way to this very route (a broker redelivering the request) is not sent twice.
+      const pendingHere = !known.delivered && sameRoute(route, known.job?.route);
+      if (route && !pendingHere) this.#deliverCopy(id, route, known.result);
       return { status: "duplicate", id, reply };
     }
     const running = this.#inflight.get(id);
     if (running) {
-      if (route) running.then((payload) => this.#deliverCopy(id, route, payload));
+      if (route && !sameRoute(route, this.#inflightRoutes.get(id))) {
+        running.then((payload) => this.#deliverCopy(id, route, payload));
+      }
       return { status: "duplicate", id, reply: running };
     }
     if (known?.state === "pending") {
@@ -242,8 +248,12 @@ class Intake implements JobIntake {
       // Delivery runs on its own: the reply promise settles once the result is durable.
       this.#deliverOriginal(id, route, payload);
       return payload;
-    })().finally(() => this.#inflight.delete(id));
+    })().finally(() => {
+      this.#inflight.delete(id);
+      this.#inflightRoutes.delete(id);
+    });
     this.#inflight.set(id, reply);
+    this.#inflightRoutes.set(id, route);
     return reply;
   }
 
@@ -273,6 +283,10 @@ class Intake implements JobIntake {
       this.#options.logger?.warn("reply to a repeated request not delivered", { id, topic: route.topic, error })
     );
   }
+}
+
+function sameRoute(a: ReplyRoute | undefined, b: ReplyRoute | undefined): boolean {
+  return a !== undefined && b !== undefined && a.topic === b.topic && a.correlationData === b.correlationData;
 }
 
 /** Creates the job intake. Call `recover()` once the reply delivery is ready. */

@@ -48,7 +48,14 @@ export interface UndeliveredResult<TJob, TResult> {
 /** What the journal knows of a request id. */
 export type JournalLookup<TJob, TResult> =
   | { state: "pending"; job: TJob; acceptedAtMs: number }
-  | { state: "finished"; result: TResult; finishedAtMs: number; delivered: boolean };
+  | {
+    state: "finished";
+    result: TResult;
+    finishedAtMs: number;
+    delivered: boolean;
+    /** The job, while its result is undelivered (dropped once delivered). */
+    job: TJob | undefined;
+  };
 
 /** What opening found on disk. */
 export interface JournalRecovery {
@@ -210,7 +217,7 @@ class FileJournal<TJob, TResult> implements Journal<TJob, TResult> {
     const e = this.#entries.get(id);
     if (!e) return undefined;
     if (e.result === undefined) return { state: "pending", job: e.job as TJob, acceptedAtMs: e.acceptedAtMs };
-    return { state: "finished", result: e.result, finishedAtMs: e.finishedAtMs!, delivered: e.delivered };
+    return { state: "finished", result: e.result, finishedAtMs: e.finishedAtMs!, delivered: e.delivered, job: e.job };
   }
 
   accept(id: string, job: TJob): Promise<void> {

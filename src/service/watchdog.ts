@@ -159,6 +159,8 @@ export interface WatchdogOptions {
   notifier?: Notifier;
   /** @default no logging */
   logger?: Logger;
+  /** Called with every report (e.g. to publish a `watchdog` fault when checks start failing). */
+  onReport?: (report: HealthReport, previous: HealthReport) => void;
 }
 
 /** The running watchdog loop. */
@@ -184,6 +186,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
   let wasOk = true;
   const tick = async (): Promise<HealthReport> => {
     const report = await runChecks(checks);
+    const previous = last;
     last = report;
     if (report.ok) {
       if (notifier?.enabled && await notifier.watchdog()) petted++;
@@ -196,6 +199,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
       );
     }
     wasOk = report.ok;
+    options.onReport?.(report, previous);
     return report;
   };
   (async () => {

@@ -152,6 +152,24 @@ Deno.test("a repeated id while the first is still running shares its result", as
   await journal.close();
 });
 
+Deno.test("a request redelivered to the same route is answered once there, a retry after delivery again", async () => {
+  const { runner, delivery, intake, journal } = await setup();
+  runner.auto = false;
+  await intake.recover();
+  const first = await intake.submit(request("r1"), ROUTE);
+  const redelivered = await intake.submit(request("r1"), ROUTE);
+  assert.equal(redelivered.status, "duplicate");
+  runner.release("r1");
+  await first.reply;
+  await intake.drain();
+  assert.equal(delivery.sent.length, 1, "the broker's redelivery of a running request gets no second reply");
+  await (await intake.submit(request("r1"), ROUTE)).reply;
+  await delivery.until(2);
+  assert.equal(delivery.sent.length, 2, "a client retry after delivery gets the result again");
+  await intake.close();
+  await journal.close();
+});
+
 Deno.test("a full queue refuses with BusyError and journals nothing for the refused request", async () => {
   const { runner, intake, journal } = await setup();
   runner.auto = false;

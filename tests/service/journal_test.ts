@@ -49,6 +49,7 @@ Deno.test("a finished result is kept for its id, returned undelivered until mark
       result: { answer: "42" },
       finishedAtMs: 1_700_000_000_000,
       delivered: false,
+      job: { prompt: "a" },
     });
   }
   {
@@ -59,7 +60,13 @@ Deno.test("a finished result is kept for its id, returned undelivered until mark
   }
   await using j = (await open(dir)).journal;
   assert.deepEqual(j.undelivered(), []);
-  assert.equal(j.lookup("r1")?.state, "finished", "the result stays for repeated ids after delivery");
+  assert.deepEqual(j.lookup("r1"), {
+    state: "finished",
+    result: { answer: "42" },
+    finishedAtMs: 1_700_000_000_000,
+    delivered: true,
+    job: undefined,
+  }, "the result stays for repeated ids after delivery; the job is dropped");
 });
 
 Deno.test("accept() of a known id and finish() of an unknown one are refused", async () => {
@@ -75,6 +82,7 @@ Deno.test("accept() of a known id and finish() of an unknown one are refused", a
     result: { answer: "1" },
     finishedAtMs: 1_700_000_000_000,
     delivered: false,
+    job: { prompt: "a" },
   });
 });
 
