@@ -54,6 +54,7 @@ export function logSumExp(logits: ArrayLike<number>, offset: number, vocab: numb
 export class Sampler {
   readonly vocab: number;
   readonly #weights: Float64Array;
+  readonly #scores: Float64Array;
   readonly #heap: Int32Array;
   readonly #kept: Int32Array;
 
@@ -63,6 +64,7 @@ export class Sampler {
     }
     this.vocab = vocab;
     this.#weights = new Float64Array(vocab);
+    this.#scores = new Float64Array(vocab);
     this.#heap = new Int32Array(vocab);
     this.#kept = new Int32Array(vocab);
   }
@@ -91,6 +93,7 @@ export class Sampler {
       for (let v = 0; v < V; v++) total += w[v];
       token = this.#draw(w, null, V, total, rng);
     } else {
+      for (let v = 0; v < V; v++) this.#scores[v] = logits[offset + v];
       const kept = this.#filter(topK > 0 && topK < V ? topK : V, topP);
       let mass = 0;
       for (let i = 0; i < kept; i++) mass += w[this.#kept[i]];
@@ -122,10 +125,12 @@ export class Sampler {
    */
   #filter(k: number, topP: number): number {
     const w = this.#weights;
+    const score = this.#scores;
     const heap = this.#heap;
     const V = this.vocab;
-    // "a before b": heavier first, lower id on ties.
-    const before = (a: number, b: number) => w[a] > w[b] || (w[a] === w[b] && a < b);
+    // "a before b": higher logit first, lower id on ties. Ranking by the logits themselves, not by their
+    // exponentials, keeps logits that differ by less than exp() can resolve in order.
+    const before = (a: number, b: number) => score[a] > score[b] || (score[a] === score[b] && a < b);
     for (let v = 0; v < V; v++) heap[v] = v;
     let size = V;
     const siftDown = (start: number) => {

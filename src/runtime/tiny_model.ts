@@ -255,14 +255,16 @@ export function tinyModelFiles(options: TinyModelOptions = {}): TinyModelFiles {
       p,
     );
   }
-  const final = rmsNorm(x, ones("model.norm.weight"), "/model/norm");
-  // Output bias towards printable ASCII, so the gibberish is readable and EOS turns up now and then.
+  // A small final-norm gain keeps the tied head from echoing the current token (the residual stream still
+  // carries its embedding), and an output bias towards printable ASCII makes the gibberish readable with an
+  // EOS every ~150 tokens.
+  const final = rmsNorm(x, g.float("model.norm.weight", [D], new Float32Array(D).fill(0.15)), "/model/norm");
   const bias = new Float32Array(VOCAB);
   for (let b = 32; b < 127; b++) bias[b] = 3;
   for (let b = 97; b <= 122; b++) bias[b] = 6;
   bias[32] = 6;
   bias[10] = 3;
-  bias[TINY_EOS_ID] = 3;
+  bias[TINY_EOS_ID] = 4.5;
   const biasT = g.float("lm_head.bias", [VOCAB], bias);
   const headWeight = g.one("Transpose", [emb], "/lm_head", [attrInts("perm", [1, 0])]);
   g.nodes.push({
