@@ -7,6 +7,14 @@ import { planCommand } from "./plan.ts";
 import { probeCommand } from "./probe.ts";
 import { runCommand } from "./run.ts";
 import { scoreCommand } from "./score.ts";
+import { simCommand } from "./sim.ts";
 import { verifyReplayCommand } from "./verify_replay.ts";
 
-export const commands: readonly Command[] = [planCommand, probeCommand, runCommand, scoreCommand, verifyReplayCommand];
+export const commands: readonly Command[] = [
+  planCommand,
+  probeCommand,
+  runCommand,
+  scoreCommand,
+  simCommand,
+  verifyReplayCommand,
+];

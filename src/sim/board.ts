@@ -233,6 +233,8 @@ interface DomainState {
   userMinHz: number;
   userMaxHz: number;
   setspeedHz: number;
+  /** devfreq userspace: false until someone writes `set_freq` (the clock stays where it was). */
+  setspeedSet: boolean;
   coolCapHz: number;
   vendorCapHz: number;
   /** Frequency the kernel shows. */
@@ -475,6 +477,7 @@ class SimBoardImpl implements SimBoard {
         userMinHz: tableHz[0],
         userMaxHz: top,
         setspeedHz: tableHz[0],
+        setspeedSet: false,
         coolCapHz: Number.POSITIVE_INFINITY,
         vendorCapHz: Number.POSITIVE_INFINITY,
         curHz: tableHz[0],
@@ -1347,7 +1350,11 @@ class SimBoardImpl implements SimBoard {
       governor: d.governor,
       minHz: Math.min(d.userMinHz, maxHz),
       maxHz,
-      setspeedHz: d.governor === "userspace" ? d.setspeedHz : undefined,
+      setspeedHz: d.governor !== "userspace"
+        ? undefined
+        : d.spec.kind === "devfreq" && !d.setspeedSet
+        ? null
+        : d.setspeedHz,
     };
   }
 
@@ -1367,7 +1374,11 @@ class SimBoardImpl implements SimBoard {
     if (governor?.foreign) {
       const name = governor.text.trim();
       if (d.spec.governors.includes(name)) {
-        if (name === "userspace" && d.governor !== "userspace") d.setspeedHz = d.curHz;
+        // Entering userspace keeps the current clock (cpufreq shows it as the set point, devfreq "undefined").
+        if (name === "userspace" && d.governor !== "userspace") {
+          d.setspeedHz = d.curHz;
+          d.setspeedSet = false;
+        }
         d.governor = name;
       }
       this.#writer.invalidate(knobs.governor);
@@ -1387,7 +1398,10 @@ class SimBoardImpl implements SimBoard {
       const knob = this.#writer.readKnob(knobs.setspeed);
       if (knob?.foreign) {
         const value = parseUnsigned(knob.text);
-        if (value !== undefined) d.setspeedHz = clampHz(value / knobs.scale);
+        if (value !== undefined) {
+          d.setspeedHz = clampHz(value / knobs.scale);
+          d.setspeedSet = true;
+        }
         this.#writer.invalidate(knobs.setspeed);
       }
     } else if (d.spec.kind === "cpufreq") {
@@ -1478,6 +1492,9 @@ export async function createSimBoard(options: SimBoardOptions): Promise<SimBoard
   const stepMs = options.stepMs ?? DEFAULT_STEP_MS;
   if (!(Number.isFinite(stepMs) && stepMs >= 1 && stepMs <= 10_000)) {
     throw new RangeError(`createSimBoard(): stepMs must be in [1, 10000] ms, got ${stepMs}`);
+  }
+  if (timeMode === "virtual" && options.clock !== undefined && !(options.clock instanceof ManualClock)) {
+    throw new TypeError("createSimBoard(): a virtual-time board needs a ManualClock (or no clock)");
   }
   const truthSpread = options.truthSpread ?? 0.25;
   if (!(truthSpread >= 0 && truthSpread < 1)) {

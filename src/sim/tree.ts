@@ -57,8 +57,12 @@ export interface DomainView {
   minHz: number;
   maxHz: number;
   governor: string;
-  /** Userspace set point, Hz; undefined unless the governor is userspace. */
-  setspeedHz: number | undefined;
+  /**
+   * Userspace set point, Hz; undefined unless the governor is userspace; null
+   * while devfreq's userspace governor has no set point yet (`set_freq` reads
+   * `undefined` until written).
+   */
+  setspeedHz: number | null | undefined;
   /** Time spent at each table frequency since creation, ms. */
   timeInStateMs: readonly number[];
   /** trans[from][to] counts of frequency changes. */
@@ -238,10 +242,12 @@ export class SimTree {
     if (spec.kind === "cpufreq") {
       w.write(
         knobs.setspeed,
-        view.setspeedHz === undefined ? "<unsupported>" : String(Math.round(view.setspeedHz * knobs.scale)),
+        view.setspeedHz === undefined || view.setspeedHz === null
+          ? "<unsupported>"
+          : String(Math.round(view.setspeedHz * knobs.scale)),
       );
     } else if (view.setspeedHz !== undefined) {
-      w.write(knobs.setspeed, String(Math.round(view.setspeedHz)));
+      w.write(knobs.setspeed, view.setspeedHz === null ? "undefined" : String(Math.round(view.setspeedHz)));
     } else if (knobs.userspaceDir) {
       w.remove(knobs.userspaceDir);
     }
