@@ -79,7 +79,12 @@ export interface JobIntake extends AsyncDisposable {
    * @throws BusyError when the queue is full; the journal's write error when it cannot be journaled
    */
   submit(request: InferRequest, route?: ReplyRoute): Promise<Submission>;
-  /** Queues every journaled unfinished job and re-delivers undelivered results. Call once, at start. */
+  /**
+   * Queues every journaled unfinished job (synchronously, before it returns
+   * its promise) and re-delivers undelivered results. Call it once, at start,
+   * before the first `submit()`; its promise settles when the re-delivered
+   * results are acknowledged, which waits for the broker.
+   */
   recover(): Promise<RecoveryReport>;
   /** Sends every finished-but-undelivered result again (e.g. after the broker came back). */
   redeliver(): Promise<number>;

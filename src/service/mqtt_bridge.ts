@@ -17,7 +17,7 @@
  */
 import { Buffer } from "node:buffer";
 import { connect, type IClientOptions, type IClientPublishOptions, type IPublishPacket, type MqttClient } from "mqtt";
-import { BusyError, type Clock, ConfigError, InputError, isQeilError, type Logger } from "../core/mod.ts";
+import { BusyError, type Clock, ConfigError, InputError, isQeilError, type Logger, systemClock } from "../core/mod.ts";
 import type { ServiceConfig } from "./config.ts";
 import {
   badRequestFault,
@@ -91,6 +91,8 @@ export interface MqttBridgeOptions {
   onCommand?: CommandHandler;
   /** Periodic telemetry; `read()` returns the JSON to publish. @default no telemetry */
   telemetry?: { periodMs: number; read(): unknown | Promise<unknown> };
+  /** Called with every fault event the bridge publishes (its own and `publishFault`'s), e.g. to count them. */
+  onFault?: (event: FaultEvent) => void;
   /** Called when the connection comes up (true: e.g. re-deliver journaled results) or goes down (false). */
   onConnectionChange?: (connected: boolean) => void;
   /** @default "auto" (MQTT 5, falling back to 3.1.1 when refused) */
@@ -112,7 +114,7 @@ export interface MqttBridgeOptions {
   offlineQueueLimit?: number;
   /** Longest wait for the request handler before the request is acknowledged anyway, ms. @default 10000 */
   acceptTimeoutMs?: number;
-  /** Timestamps and timeouts. */
+  /** Timestamps and the telemetry period. Network timeouts use real time: a broker does not follow a test clock. */
   clock: Clock;
   /** @default no logging */
   logger?: Logger;
@@ -271,6 +273,7 @@ class Bridge implements MqttBridge {
   }
 
   publishFault(event: FaultEvent): Promise<void> {
+    this.#o.onFault?.(event);
     return this.#publishQos1(this.topics.fault, encodePayload(event), { qos: 1 });
   }
 
@@ -329,7 +332,7 @@ class Bridge implements MqttBridge {
 
   async #settleWithin(promise: Promise<void>, timeoutMs: number): Promise<void> {
     const stop = new AbortController();
-    await Promise.race([promise, this.#o.clock.sleep(timeoutMs, stop.signal).catch(() => {})]);
+    await Promise.race([promise, systemClock.sleep(timeoutMs, stop.signal).catch(() => {})]);
     stop.abort();
   }
 
@@ -565,7 +568,7 @@ class Bridge implements MqttBridge {
     try {
       const outcome = await Promise.race([
         Promise.resolve(this.#o.onRequest(request, reply)),
-        this.#o.clock.sleep(this.#o.acceptTimeoutMs ?? 10_000, stop.signal).then(() => timedOut, () => undefined),
+        systemClock.sleep(this.#o.acceptTimeoutMs ?? 10_000, stop.signal).then(() => timedOut, () => undefined),
       ]);
       if (outcome === timedOut) {
         this.#log?.warn("request handler did not accept in time; acknowledging anyway", { id: request.id });

@@ -160,7 +160,11 @@ for (const kind of BROKERS) {
 
   t("malformed requests get an error reply naming the field and a fault event", async (broker) => {
     const echo = echoHandler();
-    await using bridge = startMqttBridge(bridgeOptions(broker.url, { onRequest: echo.handler }));
+    const faults: string[] = [];
+    await using bridge = startMqttBridge(bridgeOptions(broker.url, {
+      onRequest: echo.handler,
+      onFault: (f) => faults.push(f.kind),
+    }));
     await connected(bridge);
     await using client = await connectClient(broker.url);
     await client.subscribe(["clients/c2/replies", bridge.topics.fault]);
@@ -196,7 +200,33 @@ for (const kind of BROKERS) {
     await client.publish(bridge.topics.request, { id: "good", prompt: "ok", replyTo: "clients/c2/replies" });
     assert.equal((await client.waitFor("clients/c2/replies", (m) => m.json?.id === "good")).json.ok, true);
     assert.equal(bridge.stats().requestsRejected, 5);
+    assert.deepEqual(faults, Array(5).fill("bad-request"));
   });
+
+  t(
+    "a handler that never accepts does not stall the bridge: the request is acknowledged after the timeout",
+    async (broker) => {
+      const { logger, waitFor } = captureLogger();
+      const seen: string[] = [];
+      await using bridge = startMqttBridge(bridgeOptions(broker.url, {
+        logger,
+        acceptTimeoutMs: 100,
+        onRequest: (request, reply) => {
+          seen.push(request.id);
+          if (request.id === "stuck") return new Promise<void>(() => {});
+          return echoHandler().handler(request, reply);
+        },
+      }));
+      await connected(bridge);
+      await using client = await connectClient(broker.url);
+      await client.subscribe("clients/c6/replies");
+      await client.publish(bridge.topics.request, { id: "stuck", prompt: "p", replyTo: "clients/c6/replies" });
+      await client.publish(bridge.topics.request, { id: "next", prompt: "q", replyTo: "clients/c6/replies" });
+      assert.equal((await client.waitFor("clients/c6/replies", (m) => m.json?.id === "next")).json.answer, "Q");
+      assert.deepEqual(seen, ["stuck", "next"]);
+      await waitFor((e) => e.level === "warn" && e.id === "stuck" && /did not accept in time/.test(e.msg));
+    },
+  );
 
   t(
     "a request with no reply route, or one under the node's own topics, is refused with a fault only",
