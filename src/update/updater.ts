@@ -190,16 +190,11 @@ class StateMachine implements Updater {
   // ---- apply ---------------------------------------------------------------------------------
 
   async #apply(input: unknown, signal?: AbortSignal): Promise<ApplyOutcome> {
-    let manifest: SignedManifest | undefined;
-    let id: string | undefined;
+    // What is known about the payload so far, for the events of a refusal.
+    const known: { version?: string; manifestId?: string } = {};
     const reject = async (error: UpdateError): Promise<ApplyOutcome> => {
-      await this.#status({
-        step: "rejected",
-        ...(manifest ? { version: manifest.version } : {}),
-        ...(id ? { manifestId: id } : {}),
-        detail: { reason: failureReason(error) },
-      });
-      await this.#fault("received", error, manifest?.version, id);
+      await this.#status({ step: "rejected", ...known, detail: { reason: failureReason(error) } });
+      await this.#fault("received", error, known.version, known.manifestId);
       return { kind: "rejected", error };
     };
 
@@ -209,14 +204,17 @@ class StateMachine implements Updater {
     } catch (error) {
       return reject(asUpdateError(error, () => updateFailure("StateCorrupt", describeError(error), { cause: error })));
     }
+    let manifest: SignedManifest;
     try {
       manifest = parseSignedManifest(input);
     } catch (error) {
       await this.#status({ step: "received" });
       return reject(asUpdateError(error, () => updateFailure("BadManifest", describeError(error), { cause: error })));
     }
-    id = await manifestId(manifest);
-    await this.#status({ step: "received", version: manifest.version, manifestId: id });
+    const id = await manifestId(manifest);
+    known.version = manifest.version;
+    known.manifestId = id;
+    await this.#status({ step: "received", ...known });
     try {
       await verifyManifestSignature(manifest, this.#o.publicKeys);
       this.#checkFreshness(manifest);
