@@ -8,7 +8,7 @@
  * job and re-delivers every undelivered result. The runner (planning and
  * inference) is injected: this is the seam the orchestrator plugs into.
  */
-import type { Clock, Logger } from "../core/mod.ts";
+import { BusyError, type Clock, type Logger } from "../core/mod.ts";
 import type { Journal } from "./journal.ts";
 import { createJobQueue, type JobContext, type JobQueue } from "./queue.ts";
 import {
@@ -89,8 +89,12 @@ export interface JobIntake extends AsyncDisposable {
   /** Sends every finished-but-undelivered result again (e.g. after the broker came back). */
   redeliver(): Promise<number>;
   readonly queue: JobQueue<InferRequest, InferOutcome>;
-  /** Refuses new jobs and waits for admitted ones. */
+  /** Refuses new jobs and waits for admitted ones (graceful stop; abort `signal` to give up waiting). */
   drain(signal?: AbortSignal): Promise<void>;
+  /**
+   * Stops every job now. Jobs stopped this way are not journaled as failed:
+   * they stay pending and run again after the restart; waiting callers get a BusyError payload.
+   */
   close(): Promise<void>;
 }
 
@@ -104,6 +108,7 @@ class Intake implements JobIntake {
   readonly #deliveries = new Set<Promise<void>>();
   readonly #gates = new Map<string, Promise<void>>();
   #recovered = false;
+  #closing = false;
 
   constructor(options: JobIntakeOptions) {
     this.#options = options;
@@ -207,7 +212,12 @@ class Intake implements JobIntake {
   }
 
   async close(): Promise<void> {
-    this.queue.close();
+    this.#closing = true;
+    this.queue.close(
+      new BusyError("the service is shutting down; the job stays journaled and runs after the restart", {
+        details: { retryAfterS: 10 },
+      }),
+    );
     await Promise.all(this.#inflight.values());
     await Promise.all(this.#deliveries);
   }
@@ -237,6 +247,10 @@ class Intake implements JobIntake {
         return errorPayload(id, error);
       }
       const settled = await outcome;
+      if (!settled.ok && this.#closing) {
+        // Stopped by shutdown, not failed: it stays journaled as pending and runs again after the restart.
+        return errorPayload(id, settled.error);
+      }
       let payload: ReplyPayload;
       try {
         payload = settled.ok ? resultPayload(id, settled.value) : errorPayload(id, settled.error);

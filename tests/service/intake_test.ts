@@ -262,6 +262,29 @@ Deno.test("a result whose delivery fails stays journaled and redeliver() sends i
   await journal.close();
 });
 
+Deno.test("close() stops running jobs without journaling them as failed, so a restart runs them", async () => {
+  const dir = await Deno.makeTempDir();
+  {
+    const { runner, intake, journal } = await setup(dir);
+    runner.auto = false;
+    await intake.recover();
+    const sub = await intake.submit(request("r1"), ROUTE);
+    await runner.started("r1");
+    await intake.close();
+    const payload = await sub.reply;
+    assert.equal(!payload.ok && payload.error.code, "Busy");
+    assert.equal(runner.contexts.get("r1")!.signal.aborted, true);
+    assert.equal(journal.lookup("r1")?.state, "pending");
+    await journal.close();
+  }
+  const { runner, delivery, intake, journal } = await setup(dir);
+  assert.deepEqual(await intake.recover(), { replayed: 1, redelivered: 0 });
+  await intake.drain();
+  assert.deepEqual(runner.calls, ["r1"]);
+  assert.deepEqual(delivery.sent.map((d) => d.payload.ok), [true]);
+  await journal.close();
+});
+
 Deno.test("a request that cannot be journaled is refused and never runs", async () => {
   const { runner, intake, journal } = await setup();
   await intake.recover();
