@@ -5,6 +5,7 @@
 import type { Command } from "./command.ts";
 import { planCommand } from "./plan.ts";
 import { probeCommand } from "./probe.ts";
+import { releaseCommand } from "./release.ts";
 import { runCommand } from "./run.ts";
 import { scoreCommand } from "./score.ts";
 import { simCommand } from "./sim.ts";
@@ -13,6 +14,7 @@ import { verifyReplayCommand } from "./verify_replay.ts";
 export const commands: readonly Command[] = [
   planCommand,
   probeCommand,
+  releaseCommand,
   runCommand,
   scoreCommand,
   simCommand,
