@@ -5,6 +5,7 @@
  * payloads in exactly one place (`errorPayload`).
  */
 import { InputError, isQeilError, type QeilError } from "../core/mod.ts";
+import type { Placement } from "../physics/mod.ts";
 import type { ServiceConfig } from "./config.ts";
 
 /** Version of every payload this service reads and writes. */
@@ -275,8 +276,8 @@ export interface InferOutcome {
   energyJ: number;
   /** From acceptance to result, ms. */
   latencyMs: number;
-  /** The placement the job ran with (physics `Placement`, as JSON). */
-  placement: { [key: string]: JsonValue };
+  /** The placement the job ran with. */
+  placement: Placement;
 }
 
 /** A successful result payload. */

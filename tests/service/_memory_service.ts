@@ -78,7 +78,11 @@ export async function createMemoryService(
       stopReason: "confident",
       energyJ: 1.25,
       latencyMs: 40,
-      placement: { prefillUnit: "cpu_big", lanes: [{ segments: [], samples: 2 }] },
+      placement: {
+        prefillUnit: "cpu_big",
+        lanes: [{ segments: [{ unitId: "cpu_big", layerStart: 0, layerEnd: 2 }], samples: 2 }],
+        freqLevel: { cpu_big: 3 },
+      },
     };
   };
   const intake = createJobIntake({

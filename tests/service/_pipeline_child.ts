@@ -32,7 +32,7 @@ const run = (request: InferRequest) =>
     stopReason: "unanimous" as const,
     energyJ: 0.1,
     latencyMs: 1,
-    placement: { prefillUnit: "cpu" },
+    placement: { prefillUnit: "cpu", lanes: [], freqLevel: {} },
   });
 // deno-lint-ignore prefer-const
 let bridge: ReturnType<typeof startMqttBridge>;

@@ -46,7 +46,11 @@ Deno.test("POST /v1/infer runs a request and returns the result payload", async 
     stopReason: "confident",
     energyJ: 1.25,
     latencyMs: 40,
-    placement: { prefillUnit: "cpu_big", lanes: [{ segments: [], samples: 2 }] },
+    placement: {
+      prefillUnit: "cpu_big",
+      lanes: [{ segments: [{ unitId: "cpu_big", layerStart: 0, layerEnd: 2 }], samples: 2 }],
+      freqLevel: { cpu_big: 3 },
+    },
   });
   const again = await post(app, { id: "h1", prompt: "something else" });
   assert.equal((await again.json()).answer, "HELLO", "a repeated id returns the first result");

@@ -26,7 +26,7 @@ function outcomeFor(req: InferRequest): InferOutcome {
     stopReason: "unanimous",
     energyJ: 0.25,
     latencyMs: 10,
-    placement: { prefillUnit: "cpu" },
+    placement: { prefillUnit: "cpu", lanes: [], freqLevel: {} },
   };
 }
 

@@ -69,7 +69,7 @@ Deno.test("recordJob() counts outcomes, latency, energy and samples saved", () =
     stopReason: "unanimous",
     energyJ: 2.5,
     latencyMs: 1500,
-    placement: {},
+    placement: { prefillUnit: "cpu", lanes: [], freqLevel: {} },
   });
   recordJob(m, request, { schemaVersion: 1, id: "b", ok: false, error: { code: "Timeout", message: "late" } });
   assert.equal(m.jobs.get({ outcome: "ok" }), 1);

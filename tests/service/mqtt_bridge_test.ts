@@ -82,7 +82,7 @@ function echoHandler() {
       stopReason: "unanimous",
       energyJ: 0.5,
       latencyMs: 3,
-      placement: { prefillUnit: "cpu" },
+      placement: { prefillUnit: "cpu", lanes: [], freqLevel: {} },
     };
     // Not awaited: the PUBACK is read by the pipeline that is waiting for this handler.
     reply.send(payload).catch(() => {});
@@ -150,7 +150,7 @@ for (const kind of BROKERS) {
       stopReason: "unanimous",
       energyJ: 0.5,
       latencyMs: 3,
-      placement: { prefillUnit: "cpu" },
+      placement: { prefillUnit: "cpu", lanes: [], freqLevel: {} },
     });
     assert.equal(reply.packet.qos, 1);
     assert.deepEqual(echo.requests.map((r) => [r.request.samples, r.reply.route]), [[2, {

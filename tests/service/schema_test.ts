@@ -132,7 +132,11 @@ const OUTCOME: InferOutcome = {
   stopReason: "unanimous",
   energyJ: 1.5,
   latencyMs: 820,
-  placement: { prefillUnit: "npu", lanes: [] },
+  placement: {
+    prefillUnit: "npu",
+    lanes: [{ segments: [{ unitId: "npu", layerStart: 0, layerEnd: 4 }], samples: 3 }],
+    freqLevel: { npu: 2 },
+  },
 };
 
 Deno.test("resultPayload() builds the contract's result shape", () => {
