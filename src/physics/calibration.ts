@@ -35,6 +35,7 @@ import type {
 import { voltageForFreq } from "./model.ts";
 import { copyRls, createRls, rlsForget, rlsUpdate } from "./rls.ts";
 import { leakagePowerW } from "./power.ts";
+import { unitWorkTime } from "./unit_time.ts";
 
 /** A timed work item on one unit. */
 export interface TimingObservation {
@@ -377,9 +378,11 @@ export function calibrate(
       }
       const peak = peakMax * obs.freqHz / unit.opps[unit.opps.length - 1].freqHz;
       const bw = unit.bandwidthBytesPerS * share;
-      const computeS = obs.flops / (peak * unit.computeEfficiency);
-      const memoryS = obs.bytes / (bw * unit.memoryEfficiency);
-      const predictedS = Math.max(computeS, memoryS) * infl;
+      const { computeS, memoryS, durationS: predictedS } = unitWorkTime(
+        { ...model, units },
+        obs,
+        { busShare: share, inflation: infl },
+      );
       const measuredS = obs.measuredDurationMs / 1000;
       durationApe += Math.abs(predictedS - measuredS) / measuredS;
       timingCount++;

@@ -11,6 +11,7 @@ export {
   decodeWork,
   DEFAULT_GROUP_SIZE,
   kvCacheBytes,
+  kvHandoffBytes,
   paramCount,
   prefillWork,
   prefillWorkOf,
@@ -23,6 +24,7 @@ export type {
   AffineWork,
   DecodeOptions,
   KvCacheOptions,
+  KvHandoffOptions,
   LayerRange,
   PrefillOptions,
   ShapeConstants,
@@ -58,6 +60,8 @@ export type {
   ZoneModel,
 } from "./model.ts";
 export { checkPlacement, predict } from "./predict.ts";
+export { concurrentBusShare, unitWorkTime } from "./unit_time.ts";
+export type { UnitWork, UnitWorkOptions, UnitWorkTime } from "./unit_time.ts";
 export { calibrate, predictionError, unitPowerW } from "./calibration.ts";
 export type {
   CalibrationError,

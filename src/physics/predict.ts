@@ -16,9 +16,10 @@
  * runaway is capped at its critical trip and infeasible anyway.
  *
  * Conventions beyond DESIGN.md: the board's base power is paid over the whole
- * span; a unit is powered during the whole span when it is used or cannot be
- * power-gated (idle and leakage), and pays dynamic power and DRAM energy for
- * its own work; an activation transfer costs a fixed overhead plus its bytes
+ * span; a unit that cannot be power-gated pays idle and leakage power over the
+ * whole span, one that can pays them only while it works (runtime PM gates it
+ * between jobs and phases, as the simulator does), and both pay dynamic power
+ * and DRAM energy for their own work; an activation transfer costs a fixed overhead plus its bytes
  * at the slower unit's bandwidth and is charged to the lane, not to a unit's
  * busy time; a zone without a current temperature starts at ambient plus its
  * calibrated offset.
@@ -385,7 +386,7 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
           const bw = pl.unit.bandwidthBytesPerS * share * pl.unit.memoryEfficiency;
           const ceff = pl.peakOpsPerS * pl.unit.computeEfficiency;
           const n = seg.layerEnd - seg.layerStart;
-          // Prompt KV broadcast to this lane's batch on this unit.
+          // Prompt KV broadcast to this lane's batch on this unit (kvHandoffBytes).
           if (u !== prefillSlot || b > 1) {
             const kvB = (1 + b) * P * n * k.kvBytesPerTokenLayer;
             const copyS = (kvB / bw) * pl.inflation;
@@ -463,6 +464,16 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
   const powerU = new Array<number>(U);
   const meanC = new Array<number>(Z);
   const steadyC = new Array<number>(Z);
+  // Share of each phase a powered unit is switched on: all of it, unless it can be power-gated, then
+  // its busy time (its work is spread evenly over the phase).
+  const onShare = new Array<number>(2 * U);
+  for (let phase = 0; phase < 2; phase++) {
+    for (let u = 0; u < U; u++) {
+      const D = durations[phase];
+      const pl = plans[u];
+      onShare[phase * U + u] = !pl.unit.powerGateable ? 1 : D > 0 ? Math.min(1, pl.busyS[phase] / D) : 0;
+    }
+  }
   let elapsedS = 0;
   for (let phase = 0; phase < 2; phase++) {
     const D = durations[phase];
@@ -477,15 +488,21 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
         }
         const un = pl.unit;
         const dynJ = un.ceffF * pl.voltageV * pl.voltageV * pl.freqHz * pl.activeS[phase];
-        powerU[u] = un.idlePowerW +
-          leakagePowerW(un.leakagePowerW, un.leakageKappaPerK, un.leakageRefTempC, meanC[pl.zone], pl.voltageRatio) +
+        powerU[u] = onShare[phase * U + u] * (un.idlePowerW +
+              leakagePowerW(
+                un.leakagePowerW,
+                un.leakageKappaPerK,
+                un.leakageRefTempC,
+                meanC[pl.zone],
+                pl.voltageRatio,
+              )) +
           (dynJ + un.energyPerByteJ * pl.bytes[phase]) / D;
       }
       for (let z = 0; z < Z; z++) {
         let ss = ambient[z];
         for (let u = 0; u < U; u++) ss += rth[z * U + u] * powerU[u];
         steadyC[z] = ss < ceilingC[z] ? ss : ceilingC[z];
-        meanC[z] = meanTransientC(tempC[z], ss, model.zones[z].tauS, D);
+        meanC[z] = meanTransientC(tempC[z], steadyC[z], model.zones[z].tauS, D);
       }
     }
     for (let u = 0; u < U; u++) {
@@ -500,8 +517,8 @@ export function predict(model: BoardModel, state: BoardState, job: Job, placemen
         steadyC[z],
         pl.voltageRatio,
       );
-      energyU[u] += un.idlePowerW * D +
-        leakageEnergyJ(leakSteadyW, un.leakageKappaPerK, tempC[z], steadyC[z], model.zones[z].tauS, D) +
+      energyU[u] += onShare[phase * U + u] * (un.idlePowerW * D +
+            leakageEnergyJ(leakSteadyW, un.leakageKappaPerK, tempC[z], steadyC[z], model.zones[z].tauS, D)) +
         un.ceffF * pl.voltageV * pl.voltageV * pl.freqHz * pl.activeS[phase] +
         un.energyPerByteJ * pl.bytes[phase];
     }

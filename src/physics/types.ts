@@ -86,7 +86,11 @@ export interface BoardState {
 export interface UnitPrediction {
   /** Time the unit computes or copies, ms. */
   busyMs: number;
-  /** Energy attributed to the unit over the job's span (idle, leakage, dynamic, DRAM), J. */
+  /**
+   * Energy attributed to the unit, J: idle and leakage over the whole span
+   * (only while busy for a power-gateable unit), dynamic power and DRAM energy
+   * of its work.
+   */
   energyJ: number;
   /** Busy-time-weighted DASI of its work, [0, 1] (0 for a powered unit that does no work). */
   dasi: number;
@@ -126,6 +130,6 @@ export interface Prediction {
    * range, context too long) adds 1.
    */
   constraintViolation: number;
-  /** Every unit that is powered during the job (used, or not power-gateable). */
+  /** Every unit that draws power during the job (used, or not power-gateable). */
   perUnit: Record<string, UnitPrediction>;
 }

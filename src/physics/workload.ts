@@ -86,6 +86,16 @@ export interface KvCacheOptions extends LayerRange {
   context: number;
 }
 
+/** Options of {@linkcode kvHandoffBytes}. */
+export interface KvHandoffOptions extends LayerRange {
+  /** Prompt length P, tokens. */
+  promptTokens: number;
+  /** Samples the receiving segment decodes as one batch. */
+  batch: number;
+  /** The receiving segment runs on the unit that did the prefill. @default false */
+  onPrefillUnit?: boolean;
+}
+
 /** Storage bytes per weight of each precision, before group scales. */
 const WEIGHT_BYTES: Readonly<Record<Precision, number>> = { fp32: 4, fp16: 2, int8: 1, int4: 0.5 };
 
@@ -374,6 +384,23 @@ export function activationTransferBytes(shape: DecoderShape, options: { tokens: 
   const tokens = checkCount("tokens", options.tokens, 1);
   const batch = checkCount("batch", options.batch ?? 1, 1);
   return batch * tokens * shape.hiddenSize * (shape.kvPrecision === "fp32" ? 4 : 2);
+}
+
+/**
+ * Bytes copied to hand the prompt's KV cache (batch 1, from the prefill) to a
+ * decode segment of `batch` samples: the cache of the segment's layers read
+ * once and written `batch` times, (1 + batch) * P * layers * 2 Hkv dh * bytes.
+ * Zero when the segment's unit did the prefill and decodes one sample (the
+ * cache is already in place). predict() charges it to each lane's units; a
+ * service driving a simulated board should charge it too (as a memory-only
+ * work item) so both agree.
+ */
+export function kvHandoffBytes(shape: DecoderShape, options: KvHandoffOptions): number {
+  const [start, end] = checkRange(shape, options);
+  const prompt = checkCount("promptTokens", options.promptTokens, 1);
+  const batch = checkCount("batch", options.batch, 1);
+  if (options.onPrefillUnit && batch === 1) return 0;
+  return (1 + batch) * prompt * (end - start) * shapeConstants(shape).kvBytesPerTokenLayer;
 }
 
 /**

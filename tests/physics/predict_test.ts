@@ -128,8 +128,9 @@ function reference(model: BoardModel, state: BoardState, job: Job, placement: Pl
       state.tempsC[z.id],
       o.voltageV / u.opps[u.opps.length - 1].voltageV,
     );
-    energy += (u.idlePowerW + leak) * span + u.ceffF * o.voltageV ** 2 * o.freqHz * active[id] +
-      u.energyPerByteJ * bytes[id];
+    // A power-gateable unit is on only while it works.
+    energy += (u.idlePowerW + leak) * (u.powerGateable ? busy[id] : span) +
+      u.ceffF * o.voltageV ** 2 * o.freqHz * active[id] + u.energyPerByteJ * bytes[id];
   }
   return { ttftS: p.t, latencyS: span, energyJ: energy };
 }
@@ -269,7 +270,7 @@ Deno.test("predict() inflates time by 1 + lambda_alloc CPQ under memory pressure
   closeRel(p.ttftMs, free.ttftMs * (1 + 0.05 * rho / (1 - rho)));
 });
 
-Deno.test("predict() charges idle units that cannot be power-gated for the whole span, and gated ones nothing", () => {
+Deno.test("predict() charges idle units that cannot be power-gated for the whole span, gateable ones only while busy", () => {
   const model = createBoardModel(isothermalPriors());
   const state = idleState({ tempsC: { soc: 25, bigcore: 25, littlecore: 25, gpu: 25, npu: 25 } });
   const job: Job = { shape: LLAMA_1B_INT4, promptTokens: 64, genTokens: 32, samples: 1 };
@@ -280,6 +281,25 @@ Deno.test("predict() charges idle units that cannot be power-gated for the whole
   closeRel(p.perUnit.cpu_little.energyJ, (0.15 + 0.05 * 0.675 / 0.95) * spanS);
   assert.equal(p.perUnit.gpu, undefined);
   assert.equal(p.perUnit.cpu_big.busyMs, 0);
+  // The NPU (gateable) is busy the whole job here; on a job where it only prefills, it draws nothing after.
+  const prefillOnly = predict(model, state, job, {
+    prefillUnit: "npu",
+    lanes: [oneLane("cpu_big", 1, 16)],
+    freqLevel: {},
+  });
+  assert.ok(Math.abs(prefillOnly.perUnit.npu.busyMs - prefillOnly.ttftMs) < 1e-9);
+  // Were it not gateable, it would pay idle 0.2 W + leakage 0.08 W (25 °C, top OPP) through the decode too.
+  const ungated = createBoardModel({
+    ...isothermalPriors(),
+    units: RK3588_PRIORS.units.map((u) => (u.id === "npu" ? { ...u, powerGateable: false } : u)),
+  });
+  const always = predict(ungated, state, job, {
+    prefillUnit: "npu",
+    lanes: [oneLane("cpu_big", 1, 16)],
+    freqLevel: {},
+  });
+  const decodeS = (prefillOnly.latencyMs - prefillOnly.ttftMs) / 1000;
+  closeRel(always.perUnit.npu.energyJ - prefillOnly.perUnit.npu.energyJ, (0.2 + 0.08) * decodeS);
   let sum = 1.5 * spanS;
   for (const u of Object.values(p.perUnit)) sum += u.energyJ;
   closeRel(p.energyJ, sum);

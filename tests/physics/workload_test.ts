@@ -4,6 +4,7 @@ import {
   activationTransferBytes,
   decodeWork,
   kvCacheBytes,
+  kvHandoffBytes,
   paramCount,
   prefillWork,
   weightsBytes,
@@ -166,6 +167,16 @@ Deno.test("decodeWork() grows with the context; decode at batch 1 is memory-boun
   );
   const w = decodeWork(LLAMA_8B, { context: 100 });
   assert.ok(w.flops / w.bytes > 0.9 && w.flops / w.bytes < 1.1);
+});
+
+Deno.test("kvHandoffBytes() reads the prompt cache once and writes it per sample, nothing when already in place", () => {
+  // Llama-3.1-8B, 128-token prompt, layers [8, 16) to a batch of 4: (1 + 4) x 128 x 8 layers x 4096 B
+  assert.equal(
+    kvHandoffBytes(LLAMA_8B, { promptTokens: 128, batch: 4, layerStart: 8, layerEnd: 16 }),
+    5 * 128 * 8 * 4096,
+  );
+  assert.equal(kvHandoffBytes(LLAMA_8B, { promptTokens: 128, batch: 1, onPrefillUnit: true }), 0);
+  assert.equal(kvHandoffBytes(LLAMA_8B, { promptTokens: 128, batch: 2, onPrefillUnit: true }), 3 * 128 * 32 * 4096);
 });
 
 Deno.test("activationTransferBytes() is batch x tokens x hidden x activation bytes", () => {
