@@ -5,13 +5,14 @@
  * underutilisation, peak temperature and feasibility.
  *
  * `--board PROFILE` plans from the profile's datasheet priors on an idle, cool
- * board. `--board sim:PROFILE` (calibrate against a simulated board first)
- * needs the simulator and the calibration loop, which this build does not have
- * yet: it is refused with a message saying so.
+ * board. `--board sim:PROFILE` starts a simulated board in a temporary folder,
+ * discovers it with the HAL like a real one and plans for the state it reads
+ * (zone temperatures, free memory, discovered units, frequency caps). The
+ * model is still the profile's priors: calibrating it against the simulator
+ * first is the calibration loop's job, not wired here yet.
  */
 import { type Command, UsageError } from "./command.ts";
 import {
-  ConfigError,
   createRng,
   type DecoderShape,
   isPrecision,
@@ -19,7 +20,8 @@ import {
   parseDecoderShape,
   PRECISIONS,
 } from "../src/core/mod.ts";
-import { getProfile } from "../src/hal/mod.ts";
+import { type Board, discoverBoard, getProfile, type Sample } from "../src/hal/mod.ts";
+import { createSimBoard, isSimBoardId, SIM_BOARD_IDS } from "../src/sim/mod.ts";
 import { type BoardModel, type BoardState, createBoardModel, type Job, type Placement } from "../src/physics/mod.ts";
 import { type Plan, plan, type PlannedPlacement, POLICIES } from "../src/pgsam/mod.ts";
 
@@ -59,6 +61,8 @@ async function readShape(path: string): Promise<{ shape: DecoderShape; file: str
 }
 
 /** The board state assumed when planning from priors: cool (ambient), idle, every unit healthy, no caps. */
+const SIM_PREFIX = "sim:";
+
 function priorState(model: BoardModel, memAvailableBytes: number): BoardState {
   return {
     tempsC: {},
@@ -67,6 +71,51 @@ function priorState(model: BoardModel, memAvailableBytes: number): BoardState {
     healthyUnits: [...model.unitIds],
     maxFreqHz: {},
   };
+}
+
+/**
+ * The board state a HAL sample shows: the hottest reading of each modelled
+ * zone, MemAvailable, the units discovery found, each unit's current frequency
+ * cap. Ambient stays the model's (boards have no ambient sensor).
+ */
+function sampledState(model: BoardModel, board: Board, sample: Sample): { state: BoardState; notes: string[] } {
+  const notes: string[] = [];
+  const zoneIds = new Set(model.zones.map((z) => z.id));
+  const tempsC: Record<string, number> = {};
+  for (const t of sample.thermal) {
+    if (!t.ok || t.zone === undefined || !zoneIds.has(t.zone)) continue;
+    tempsC[t.zone] = Math.max(tempsC[t.zone] ?? -Infinity, t.tempC);
+  }
+  let memAvailableBytes = 0.8 * model.memoryTotalBytes;
+  if (sample.memory.ok) memAvailableBytes = sample.memory.value.availableBytes;
+  else notes.push(`memory unreadable (${sample.memory.reason}); assumed 80% of the profile's memory free`);
+  const found = new Set(board.units.map((u) => u.id));
+  const healthyUnits = model.unitIds.filter((u) => found.has(u));
+  for (const u of model.unitIds) if (!found.has(u)) notes.push(`unit ${u} not found by discovery: excluded`);
+  const maxFreqHz: Record<string, number> = {};
+  for (const u of healthyUnits) {
+    const cap = sample.units[u]?.maxFreqHz;
+    if (cap?.ok) maxFreqHz[u] = cap.value;
+  }
+  return { state: { tempsC, ambientC: model.ambientC, memAvailableBytes, healthyUnits, maxFreqHz }, notes };
+}
+
+/** Starts a simulated board, lets it idle, discovers it and reads its state; removes it after. */
+async function simulatedState(
+  profileId: string,
+  seed: number,
+  model: BoardModel,
+): Promise<{ state: BoardState; notes: string[] }> {
+  const dir = await Deno.makeTempDir({ prefix: "qeil-plan-sim-" });
+  try {
+    await using sim = await createSimBoard({ profileId, root: dir, seed, timeMode: "virtual" });
+    const board = await discoverBoard(dir, { profileId, clock: sim.clock });
+    // One second of idle: every sensor has been stepped and CPU load has two /proc/stat readings.
+    await sim.advance(1000);
+    return sampledState(model, board, await board.read());
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 function mhz(freqHz: number): string {
@@ -154,8 +203,11 @@ export const planCommand: Command = {
     "--board PROFILE|sim:PROFILE --model DIR|config.json --prompt-tokens P --gen-tokens G --samples K [--slo-ms N] " +
     "[--policy energy|latency|balanced] [--seed N] [--json]",
   description: `
-Predictions come from the physics model of the board. With --board PROFILE it uses the profile's datasheet
-priors on a cool, idle board with every unit healthy and --mem-available-mb of memory free. --model takes a
+Predictions come from the physics model of the board, built from the profile's datasheet priors. With
+--board PROFILE the board is assumed cool, idle, every unit healthy, with --mem-available-mb of memory free.
+With --board sim:PROFILE a simulated board (${SIM_BOARD_IDS.join(", ")}) is started in a temporary folder
+and discovered like a real one; the plan uses the state read from it (temperatures, free memory, units found,
+frequency caps). Calibrating the model against the simulator first is not done yet. --model takes a
 Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c config, or a folder holding one;
 --precision overrides the weight precision the config states (e.g. plan an int4 build of a bf16 checkpoint).`,
   options: {
@@ -175,7 +227,12 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
       default: "energy",
       valueName: "P",
     },
-    seed: { type: "string", description: "Seed of the search.", default: "1", valueName: "N" },
+    seed: {
+      type: "string",
+      description: "Seed of the search (and of the simulated board with sim:PROFILE).",
+      default: "1",
+      valueName: "N",
+    },
     precision: {
       type: "string",
       description: `Weight precision to plan for (${PRECISIONS.join(", ")}); default: the config's.`,
@@ -219,17 +276,21 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
       throw new UsageError(`--precision must be one of ${PRECISIONS.join(", ")}, got "${precision}"`);
     }
 
-    if (boardArg.startsWith("sim:")) {
-      throw new ConfigError(
-        `--board ${boardArg}: planning against a simulated board needs the simulator and its calibration, ` +
-          `which this build does not provide yet; use --board ${boardArg.slice(4)} to plan from the profile's priors`,
-        { details: { field: "board" } },
-      );
+    const simulated = boardArg.startsWith(SIM_PREFIX);
+    const profileId = simulated ? boardArg.slice(SIM_PREFIX.length) : boardArg;
+    if (simulated && !isSimBoardId(profileId)) {
+      throw new UsageError(`--board ${boardArg}: no such simulated board; choose one of ${SIM_BOARD_IDS.join(", ")}`);
     }
-    const profile = getProfile(boardArg);
+    const profile = getProfile(profileId);
     const model = createBoardModel(profile.priors);
     const memMb = args.number("mem-available-mb", { min: 1 });
-    const memAvailableBytes = memMb !== undefined ? memMb * 1e6 : 0.8 * model.memoryTotalBytes;
+    if (simulated && memMb !== undefined) {
+      throw new UsageError("--mem-available-mb cannot be combined with --board sim:PROFILE (the board reports it)");
+    }
+    const { state, notes } = simulated
+      ? await simulatedState(profileId, seed, model)
+      : { state: priorState(model, memMb !== undefined ? memMb * 1e6 : 0.8 * model.memoryTotalBytes), notes: [] };
+    const memAvailableBytes = state.memAvailableBytes;
 
     const { shape: parsed, file } = await readShape(modelPath);
     const shape: DecoderShape = precision === undefined ? parsed : {
@@ -238,14 +299,13 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
       kvPrecision: precision === "fp32" ? "fp32" : "fp16",
     };
     const job: Job = { shape, promptTokens, genTokens, samples, ...(sloMs !== undefined ? { sloMs } : {}) };
-    const state = priorState(model, memAvailableBytes);
     const result = plan(model, state, job, { policy, maxEvaluations, frequencyLevels }, createRng(seed));
 
     if (args.flag("json")) {
       ctx.stdout(
         JSON.stringify(
           {
-            board: { profile: profile.id, source: "priors", state },
+            board: { profile: profile.id, source: simulated ? "simulator" : "priors", state, notes },
             model: { config: file, shape },
             job,
             policy,
@@ -263,9 +323,18 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
       );
     } else {
       const header = `plan: ${shape.family} (${shape.layers} layers, ${shape.weightPrecision}) from ${file} on ` +
-        `${profile.id} (priors, ${(memAvailableBytes / 1e9).toFixed(2)} GB free); prompt ${promptTokens}, ` +
+        `${simulated ? `simulated ${profile.id}` : profile.id} (priors${
+          simulated ? ", state read from the simulator" : ""
+        }, ` +
+        `${(memAvailableBytes / 1e9).toFixed(2)} GB free); prompt ${promptTokens}, ` +
         `${genTokens} new tokens, ${samples} samples${sloMs !== undefined ? `, SLO ${sloMs} ms` : ""}; seed ${seed}`;
-      ctx.stdout(textReport(model, header, result));
+      ctx.stdout(
+        textReport(
+          model,
+          notes.length > 0 ? `${header}\n${notes.map((n) => `note: ${n}`).join("\n")}` : header,
+          result,
+        ),
+      );
     }
     return 0;
   },

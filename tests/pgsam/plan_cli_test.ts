@@ -94,14 +94,31 @@ Deno.test("plan prints a table for a real model folder (llama2.c config of stori
   assert.match(stdout, /policy balanced/);
 });
 
+Deno.test("plan --board sim:PROFILE plans for the state read from a simulated board", async () => {
+  const { code, stdout, stderr } = await cli(["plan", "--board", "sim:rk3588", "--model", STORIES, ...JOB, "--json"]);
+  assert.equal(code, 0, stderr);
+  const r = JSON.parse(stdout);
+  assert.equal(r.board.source, "simulator");
+  assert.deepEqual(r.board.state.healthyUnits, ["cpu_big", "cpu_little", "gpu", "npu"]);
+  // Zone temperatures come from the simulated sysfs tree: near ambient on an idle board, not empty.
+  const temps = Object.values(r.board.state.tempsC) as number[];
+  assert.ok(temps.length > 0 && temps.every((t) => t > 15 && t < 60), JSON.stringify(r.board.state.tempsC));
+  assert.ok(r.board.state.memAvailableBytes > 1e9);
+  assert.ok(Object.keys(r.board.state.maxFreqHz).length === 4);
+  assert.ok(r.front.length > 0 && r.chosen.feasible);
+});
+
 Deno.test("plan refuses bad boards, missing configs and impossible jobs with clear errors", async () => {
   const unknown = await cli(["plan", "--board", "pdp11", "--model", STORIES, ...JOB]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /unknown board profile "pdp11"; known profiles: rk3588/);
 
-  const sim = await cli(["plan", "--board", "sim:rk3588", "--model", STORIES, ...JOB]);
+  const sim = await cli(["plan", "--board", "sim:generic", "--model", STORIES, ...JOB]);
   assert.equal(sim.code, 2);
-  assert.match(sim.stderr, /sim:rk3588: planning against a simulated board needs the simulator/);
+  assert.match(sim.stderr, /--board sim:generic: no such simulated board; choose one of rk3588/);
+  const simMem = await cli(["plan", "--board", "sim:rk3588", "--model", STORIES, "--mem-available-mb", "900", ...JOB]);
+  assert.equal(simMem.code, 2);
+  assert.match(simMem.stderr, /--mem-available-mb cannot be combined with --board sim:PROFILE/);
 
   const dir = await Deno.makeTempDir({ prefix: "qeil-plan-" });
   try {
