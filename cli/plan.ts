@@ -100,8 +100,8 @@ function sampledState(model: BoardModel, board: Board, sample: Sample): { state:
   return { state: { tempsC, ambientC: model.ambientC, memAvailableBytes, healthyUnits, maxFreqHz }, notes };
 }
 
-/** Starts a simulated board, lets it idle, discovers it and reads its state; removes it after. */
-async function simulatedState(
+/** Starts a simulated board, lets it idle, discovers it and reads its state; removes it after (also used by bench/pgsam). */
+export async function simulatedState(
   profileId: string,
   seed: number,
   model: BoardModel,
