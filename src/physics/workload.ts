@@ -5,7 +5,7 @@
  *
  * Conventions (every figure below follows them):
  * - A multiply-add is 2 FLOPs. Only matrix products are counted (linear layers,
- *   QK^T, AV, LM head); norms, softmax, RoPE and activations functions are a few
+ *   QK^T, AV, LM head); norms, softmax, RoPE and activation functions are a few
  *   FLOPs per element and below 1% of the total for every shape we plan for.
  * - Linear layers: Q (h x H*dh), K and V (h x Hkv*dh each), O (H*dh x h), and
  *   `mlpMatrices` MLP matrices of h x i. Grouped-query attention (Hkv < H)

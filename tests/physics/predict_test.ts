@@ -36,23 +36,24 @@ function oneLane(unitId: string, samples: number, layers: number): Lane {
 }
 
 /**
- * Reference predictor for an isothermal board without bus contention or
- * allocation inflation: loops over every decode step and segment with the
- * equation-level functions, the slow way predict() must agree with.
+ * Reference loads of a job without bus contention or allocation inflation:
+ * loops over every decode step and segment with the equation-level functions,
+ * the slow way predict() must agree with. Per phase (prefill, decode): its
+ * duration and each unit's busy time, busy x DASI time and bytes.
  */
-function reference(model: BoardModel, state: BoardState, job: Job, placement: Placement) {
+function referenceLoads(model: BoardModel, job: Job, placement: Placement) {
   const shape = job.shape;
   const P = job.promptTokens;
   const steps = Math.max(0, job.genTokens - 1);
-  const opp = (id: string, used: boolean) => {
+  const used = new Set([placement.prefillUnit, ...placement.lanes.flatMap((l) => l.segments.map((s) => s.unitId))]);
+  const opp = (id: string) => {
     const u = model.units[id];
     const top = u.opps.length - 1;
-    return u.opps[placement.freqLevel[id] ?? (used ? top : 0)];
+    return u.opps[placement.freqLevel[id] ?? (used.has(id) ? top : 0)];
   };
-  const used = new Set([placement.prefillUnit, ...placement.lanes.flatMap((l) => l.segments.map((s) => s.unitId))]);
   const run = (id: string, flops: number, bytes: number) => {
     const u = model.units[id];
-    const f = opp(id, true).freqHz;
+    const f = opp(id).freqHz;
     const peak = u.peakOpsPerS[shape.weightPrecision]! * f / u.opps[u.opps.length - 1].freqHz;
     const t = rooflineTimeS(flops, bytes, peak, u.bandwidthBytesPerS, {
       computeEfficiency: u.computeEfficiency,
@@ -60,15 +61,15 @@ function reference(model: BoardModel, state: BoardState, job: Job, placement: Pl
     });
     return { t, active: t * dasi(flops, bytes, peak, u.bandwidthBytesPerS) };
   };
-  const busy: Record<string, number> = {};
-  const active: Record<string, number> = {};
-  const bytes: Record<string, number> = {};
-  for (const id of model.unitIds) busy[id] = active[id] = bytes[id] = 0;
+  const zero = () => Object.fromEntries(model.unitIds.map((id) => [id, 0]));
+  const busy = [zero(), zero()];
+  const active = [zero(), zero()];
+  const bytes = [zero(), zero()];
   const pre = prefillWork(shape, { tokens: P });
   const p = run(placement.prefillUnit, pre.flops, pre.bytes);
-  busy[placement.prefillUnit] += p.t;
-  active[placement.prefillUnit] += p.active;
-  bytes[placement.prefillUnit] += pre.bytes;
+  busy[0][placement.prefillUnit] = p.t;
+  active[0][placement.prefillUnit] = p.active;
+  bytes[0][placement.prefillUnit] = pre.bytes;
   let decodeS = 0;
   const kvPerTokenLayer = 2 * shape.kvHeads * shape.headDim * (shape.kvPrecision === "fp32" ? 4 : 2);
   const act = shape.hiddenSize * (shape.kvPrecision === "fp32" ? 4 : 2);
@@ -81,8 +82,8 @@ function reference(model: BoardModel, state: BoardState, job: Job, placement: Pl
         const u = model.units[seg.unitId];
         const copy = kv / (u.bandwidthBytesPerS * u.memoryEfficiency);
         laneS += copy;
-        busy[seg.unitId] += copy;
-        bytes[seg.unitId] += kv;
+        busy[1][seg.unitId] += copy;
+        bytes[1][seg.unitId] += kv;
       }
     }
     for (let c = P; c < P + steps; c++) {
@@ -95,44 +96,111 @@ function reference(model: BoardModel, state: BoardState, job: Job, placement: Pl
           layerEnd: seg.layerEnd,
         });
         const r = run(seg.unitId, w.flops, w.bytes);
-        busy[seg.unitId] += r.t;
-        active[seg.unitId] += r.active;
-        bytes[seg.unitId] += w.bytes;
+        busy[1][seg.unitId] += r.t;
+        active[1][seg.unitId] += r.active;
+        bytes[1][seg.unitId] += w.bytes;
         laneS += r.t;
         if (prev !== undefined && prev !== seg.unitId) {
           const slower = Math.min(model.units[prev].bandwidthBytesPerS, model.units[seg.unitId].bandwidthBytesPerS);
           laneS += model.transferOverheadS + lane.samples * act / slower;
-          bytes[seg.unitId] += lane.samples * act;
+          bytes[1][seg.unitId] += lane.samples * act;
         }
         prev = seg.unitId;
       }
     }
     decodeS = Math.max(decodeS, laneS);
   }
-  for (const id of model.unitIds) {
-    if (id !== placement.prefillUnit || steps > 0) {
-      decodeS = Math.max(decodeS, busy[id] - (id === placement.prefillUnit ? p.t : 0));
-    }
-  }
-  const span = p.t + decodeS;
+  for (const id of model.unitIds) decodeS = Math.max(decodeS, busy[1][id]);
+  return { durations: [p.t, decodeS], busy, active, bytes, used, opp };
+}
+
+/** Reference energy on an isothermal board (temperatures stay at their start). */
+function reference(model: BoardModel, state: BoardState, job: Job, placement: Placement) {
+  const r = referenceLoads(model, job, placement);
+  const span = r.durations[0] + r.durations[1];
   let energy = model.basePowerW * span;
   for (const id of model.unitIds) {
     const u = model.units[id];
-    if (!used.has(id) && u.powerGateable) continue;
-    const o = opp(id, used.has(id));
-    const z = model.zones.find((zz) => zz.id === u.thermalZone)!;
+    if (!r.used.has(id) && u.powerGateable) continue;
+    const o = r.opp(id);
     const leak = leakagePowerW(
       u.leakagePowerW,
       u.leakageKappaPerK,
       u.leakageRefTempC,
-      state.tempsC[z.id],
+      state.tempsC[u.thermalZone],
       o.voltageV / u.opps[u.opps.length - 1].voltageV,
     );
     // A power-gateable unit is on only while it works.
-    energy += (u.idlePowerW + leak) * (u.powerGateable ? busy[id] : span) +
-      u.ceffF * o.voltageV ** 2 * o.freqHz * active[id] + u.energyPerByteJ * bytes[id];
+    const on = u.powerGateable ? r.busy[0][id] + r.busy[1][id] : span;
+    energy += (u.idlePowerW + leak) * on + u.ceffF * o.voltageV ** 2 * o.freqHz * (r.active[0][id] + r.active[1][id]) +
+      u.energyPerByteJ * (r.bytes[0][id] + r.bytes[1][id]);
   }
-  return { ttftS: p.t, latencyS: span, energyJ: energy };
+  return { ttftS: r.durations[0], latencyS: span, energyJ: energy };
+}
+
+/**
+ * Reference energy and peak temperatures on a thermally coupled board: the RC
+ * equations of every zone with leakage following the temperature, integrated
+ * by RK4 in 4000 steps per phase (each unit's work spread evenly over its phase).
+ */
+function odeReference(model: BoardModel, state: BoardState, job: Job, placement: Placement) {
+  const r = referenceLoads(model, job, placement);
+  const temps: Record<string, number> = { ...state.tempsC };
+  const peak: Record<string, number> = { ...state.tempsC };
+  let energy = 0;
+  for (let phase = 0; phase < 2; phase++) {
+    const D = r.durations[phase];
+    if (!(D > 0)) continue;
+    const powers = (t: Record<string, number>) => {
+      const out: Record<string, number> = {};
+      for (const id of model.unitIds) {
+        const u = model.units[id];
+        if (!r.used.has(id) && u.powerGateable) {
+          out[id] = 0;
+          continue;
+        }
+        const o = r.opp(id);
+        const on = u.powerGateable ? r.busy[phase][id] / D : 1;
+        const leak = leakagePowerW(
+          u.leakagePowerW,
+          u.leakageKappaPerK,
+          u.leakageRefTempC,
+          t[u.thermalZone],
+          o.voltageV / u.opps[u.opps.length - 1].voltageV,
+        );
+        out[id] = on * (u.idlePowerW + leak) +
+          (u.ceffF * o.voltageV ** 2 * o.freqHz * r.active[phase][id] + u.energyPerByteJ * r.bytes[phase][id]) / D;
+      }
+      return out;
+    };
+    const deriv = (t: Record<string, number>) => {
+      const p = powers(t);
+      const d: Record<string, number> = {};
+      for (const z of model.zones) {
+        let ss = state.ambientC + z.ambientOffsetK;
+        for (const id of model.unitIds) ss += (z.rthKPerW[id] ?? 0) * p[id];
+        d[z.id] = (ss - t[z.id]) / z.tauS;
+      }
+      return { d, total: Object.values(p).reduce((a, b) => a + b, 0) };
+    };
+    const n = 4000;
+    const h = D / n;
+    const shift = (t: Record<string, number>, d: Record<string, number>, k: number) =>
+      Object.fromEntries(Object.keys(t).map((z) => [z, t[z] + k * d[z]]));
+    for (let i = 0; i < n; i++) {
+      const k1 = deriv(temps);
+      const k2 = deriv(shift(temps, k1.d, h / 2));
+      const k3 = deriv(shift(temps, k2.d, h / 2));
+      const k4 = deriv(shift(temps, k3.d, h));
+      energy += (h / 6) * (k1.total + 2 * k2.total + 2 * k3.total + k4.total);
+      for (const z of Object.keys(temps)) {
+        temps[z] += (h / 6) * (k1.d[z] + 2 * k2.d[z] + 2 * k3.d[z] + k4.d[z]);
+        if (temps[z] > peak[z]) peak[z] = temps[z];
+      }
+    }
+  }
+  const span = r.durations[0] + r.durations[1];
+  return { energyJ: energy + model.basePowerW * span, peakTempC: peak };
 }
 
 /** A random well-formed placement over the four RK3588 units. */
@@ -187,6 +255,52 @@ Deno.test("predict() agrees with a step-by-step reference on an isothermal board
     ),
     { numRuns: 60 },
   );
+});
+
+Deno.test("predict() matches an RK4 integration of the coupled RC zones with temperature-dependent leakage", () => {
+  // No bus contention or allocation inflation (the reference leaves them out); thermal coupling as in the fixture.
+  const model = createBoardModel({ ...RK3588_PRIORS, busBandwidthBytesPerS: 1e15 }, { allocLambda: 0 });
+  const cases: [Placement, number, number][] = [
+    [{ prefillUnit: "cpu_big", lanes: [oneLane("cpu_big", 4, 16)], freqLevel: {} }, 40, 300],
+    [
+      {
+        prefillUnit: "npu",
+        lanes: [oneLane("npu", 2, 16), oneLane("gpu", 1, 16), oneLane("cpu_big", 1, 16)],
+        freqLevel: { gpu: 2 },
+      },
+      55,
+      400,
+    ],
+    [
+      {
+        prefillUnit: "gpu",
+        lanes: [{
+          segments: [{ unitId: "cpu_little", layerStart: 0, layerEnd: 6 }, {
+            unitId: "npu",
+            layerStart: 6,
+            layerEnd: 16,
+          }],
+          samples: 4,
+        }],
+        freqLevel: {},
+      },
+      35,
+      200,
+    ],
+  ];
+  for (const [placement, t0, G] of cases) {
+    const state = idleState({ tempsC: { soc: t0, bigcore: t0 + 3, littlecore: t0 - 2, gpu: t0, npu: t0 - 1 } });
+    const job: Job = { shape: LLAMA_1B_INT4, promptTokens: 300, genTokens: G, samples: 4 };
+    const got = predict(model, state, job, placement);
+    const want = odeReference(model, state, job, placement);
+    closeRel(got.energyJ, want.energyJ, 5e-4);
+    for (const z of model.zones) {
+      assert.ok(
+        Math.abs(got.peakTempC[z.id] - want.peakTempC[z.id]) < 0.05,
+        `${z.id}: ${got.peakTempC[z.id]} vs ${want.peakTempC[z.id]}`,
+      );
+    }
+  }
 });
 
 Deno.test("predict() of a prefill-only job is the hand-computed roofline and energy equation (worked example)", () => {
