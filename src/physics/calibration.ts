@@ -67,8 +67,12 @@ export interface UnitTelemetry {
   voltageV?: number;
   /** DRAM traffic the unit caused, bytes/s. @default 0 */
   bytesPerS?: number;
-  /** Whether the unit is powered (not power-gated). @default !powerGateable || activity > 0 */
-  powered?: boolean;
+  /**
+   * Fraction of the interval the unit was busy, [0, 1] (the HAL utilisation).
+   * A power-gateable unit is powered only that long; one that cannot be gated
+   * is always powered. @default 1 when activity > 0, else 0
+   */
+  busyFraction?: number;
 }
 
 /** One power rail reading and what it covers. */
@@ -167,18 +171,24 @@ export interface UnitPowerInputs extends UnitTelemetry {
 }
 
 /**
- * Power of one unit, W: powered * (P_idle + P_leak(T, V)) + C_eff V^2 f activity
+ * Power of one unit, W: on * (P_idle + P_leak(T, V)) + C_eff V^2 f activity
  * + e_byte bytes/s (DESIGN.md section 3, the energy equation's integrand).
  */
 export function unitPowerW(unit: UnitModel, inputs: UnitPowerInputs): number {
   const top = unit.opps[unit.opps.length - 1];
   const v = inputs.voltageV ?? voltageForFreq(unit, inputs.freqHz);
-  const powered = inputs.powered ?? (!unit.powerGateable || inputs.activity > 0);
-  const base = powered
-    ? unit.idlePowerW +
-      leakagePowerW(unit.leakagePowerW, unit.leakageKappaPerK, unit.leakageRefTempC, inputs.tempC, v / top.voltageV)
+  const on = onShare(unit, inputs);
+  const base = on > 0
+    ? on * (unit.idlePowerW +
+      leakagePowerW(unit.leakagePowerW, unit.leakageKappaPerK, unit.leakageRefTempC, inputs.tempC, v / top.voltageV))
     : 0;
   return base + unit.ceffF * v * v * inputs.freqHz * inputs.activity + unit.energyPerByteJ * (inputs.bytesPerS ?? 0);
+}
+
+/** Share of an interval a unit is powered: 1 unless it can be power-gated, then its busy fraction. */
+function onShare(unit: UnitModel, t: { activity: number; busyFraction?: number }): number {
+  if (!unit.powerGateable) return 1;
+  return t.busyFraction ?? (t.activity > 0 ? 1 : 0);
 }
 
 function copyState(c: CalibrationState): CalibrationState {
@@ -238,7 +248,8 @@ function clampPower(power: PowerCalibration): void {
 }
 
 interface UnitInputs {
-  powered: number;
+  /** Share of the interval the unit is powered. */
+  on: number;
   voltageRatio: number;
   tempC: number;
   refTempC: number;
@@ -252,7 +263,7 @@ function unitInputs(unit: UnitModel, t: UnitTelemetry | undefined, tempC: number
   const v = t?.voltageV ?? voltageForFreq(unit, freqHz);
   const activity = t?.activity ?? 0;
   return {
-    powered: (t?.powered ?? (!unit.powerGateable || activity > 0)) ? 1 : 0,
+    on: onShare(unit, { activity, ...(t?.busyFraction !== undefined ? { busyFraction: t.busyFraction } : {}) }),
     voltageRatio: v / top.voltageV,
     tempC,
     refTempC: unit.leakageRefTempC,
@@ -282,11 +293,11 @@ function railModel(
     const x = inputs[i];
     const kappa = ref[o + 2] * th[o + 2];
     const e = x.voltageRatio * Math.exp(kappa * (x.tempC - x.refTempC));
-    y += x.powered * (ref[o] * th[o] + ref[o + 1] * th[o + 1] * e) + ref[o + 3] * th[o + 3] * x.dynamicBase +
+    y += x.on * (ref[o] * th[o] + ref[o + 1] * th[o + 1] * e) + ref[o + 3] * th[o + 3] * x.dynamicBase +
       ref[o + 4] * th[o + 4] * x.bytesPerS;
-    jacobian[o] = x.powered * ref[o];
-    jacobian[o + 1] = x.powered * ref[o + 1] * e;
-    jacobian[o + 2] = x.powered * ref[o + 1] * th[o + 1] * e * ref[o + 2] * (x.tempC - x.refTempC);
+    jacobian[o] = x.on * ref[o];
+    jacobian[o + 1] = x.on * ref[o + 1] * e;
+    jacobian[o + 2] = x.on * ref[o + 1] * th[o + 1] * e * ref[o + 2] * (x.tempC - x.refTempC);
     jacobian[o + 3] = ref[o + 3] * x.dynamicBase;
     jacobian[o + 4] = ref[o + 4] * x.bytesPerS;
   }
@@ -417,13 +428,17 @@ export function calibrate(
       const t = obs.units[unit.id];
       const tempC = obs.zoneTempsC[unit.thermalZone];
       if (tempC === undefined || !Number.isFinite(tempC)) tempsOk = false;
-      if (t !== undefined && (!finite(t.activity, t.freqHz) || t.activity < 0 || t.activity > 1 || t.freqHz <= 0)) {
+      if (
+        t !== undefined &&
+        (!finite(t.activity, t.freqHz, t.busyFraction ?? 0) || t.activity < 0 || t.activity > 1 || t.freqHz <= 0 ||
+          (t.busyFraction ?? 0) < 0 || (t.busyFraction ?? 0) > 1)
+      ) {
         tempsOk = false;
       }
       inputs[i] = unitInputs(unit, t, tempC ?? model.ambientC);
     }
     if (!tempsOk) {
-      skipped.push(`${what}: needs every unit's zone temperature and activity in [0, 1], freqHz > 0`);
+      skipped.push(`${what}: needs every unit's zone temperature, activity and busyFraction in [0, 1], freqHz > 0`);
       continue;
     }
     rlsForget(cal.power, lambdaP);
@@ -459,7 +474,7 @@ export function calibrate(
         freqHz: t?.freqHz ?? unit.opps[0].freqHz,
         ...(t?.voltageV !== undefined ? { voltageV: t.voltageV } : {}),
         ...(t?.bytesPerS !== undefined ? { bytesPerS: t.bytesPerS } : {}),
-        ...(t?.powered !== undefined ? { powered: t.powered } : {}),
+        ...(t?.busyFraction !== undefined ? { busyFraction: t.busyFraction } : {}),
         tempC: inputs[i].tempC,
       });
     }

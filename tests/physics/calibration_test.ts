@@ -21,6 +21,25 @@ const within = (got: number, want: number, rel: number, what: string) =>
 /** A multiplicative perturbation in [1 - spread, 1 + spread]. */
 const perturb = (rng: Rng, spread: number) => 1 + rng.uniform(-spread, spread);
 
+Deno.test("unitPowerW() is on x (idle + leakage) + C_eff V^2 f activity + e_byte traffic (worked example)", () => {
+  const model = createBoardModel(RK3588_PRIORS);
+  // NPU at 600 MHz / 0.75 V, 55 °C, busy half the interval at DASI 0.2 (activity 0.1), 10 GB/s:
+  const leak = 0.08 * (0.75 / 0.85) * Math.exp(0.03 * 30);
+  const expected = 0.5 * (0.2 + leak) + 2e-9 * 0.75 ** 2 * 600e6 * 0.1 + 1.5e-10 * 10e9;
+  const got = unitPowerW(model.units.npu, {
+    activity: 0.1,
+    busyFraction: 0.5,
+    freqHz: 600e6,
+    bytesPerS: 10e9,
+    tempC: 55,
+  });
+  assert.ok(Math.abs(got - expected) < 1e-12, `${got} vs ${expected}`);
+  // Idle and gateable: nothing. The A76 cannot be gated: idle + leakage at its lowest OPP (0.675 V).
+  assert.equal(unitPowerW(model.units.npu, { activity: 0, freqHz: 300e6, tempC: 55 }), 0);
+  const cpuIdle = unitPowerW(model.units.cpu_big, { activity: 0, freqHz: 408e6, tempC: 55 });
+  assert.ok(Math.abs(cpuIdle - (0.3 + 0.15 * 0.675 * Math.exp(0.03 * 30))) < 1e-12);
+});
+
 // ---------------------------------------------------------------- efficiencies
 
 function timingObservations(
@@ -362,7 +381,7 @@ Deno.test("calibrate() skips unusable observations and names each one", () => {
     'observation 0 (timing on "tpu"): unknown unit',
     'observation 1 (timing on "npu"): the unit has no fp32 peak',
     'observation 2 (timing on "npu"): needs flops, bytes >= 0 (not both 0), freqHz > 0, duration > 0, busShare in (0, 1], inflation >= 1',
-    "observation 3 (telemetry at 0 s): needs every unit's zone temperature and activity in [0, 1], freqHz > 0",
+    "observation 3 (telemetry at 0 s): needs every unit's zone temperature, activity and busyFraction in [0, 1], freqHz > 0",
     'observation 4 (telemetry at 0 s): rail "x" has a non-finite or negative power or an unknown unit',
   ]);
   assert.equal(r.error.timingCount, 0);
