@@ -23,19 +23,10 @@
  *   ambient offset c / (1 - a) - T_amb.
  */
 import type { Precision } from "../core/mod.ts";
-import type {
-  BoardModel,
-  CalibrationState,
-  PowerCalibration,
-  ThermalPoint,
-  UnitModel,
-  ZoneCalibration,
-  ZoneModel,
-} from "./model.ts";
+import type { BoardModel, CalibrationState, PowerCalibration, UnitModel, ZoneCalibration, ZoneModel } from "./model.ts";
 import { voltageForFreq } from "./model.ts";
 import { copyRls, createRls, rlsForget, rlsUpdate } from "./rls.ts";
 import { leakagePowerW } from "./power.ts";
-import { unitWorkTime } from "./unit_time.ts";
 
 /** A timed work item on one unit. */
 export interface TimingObservation {
@@ -322,232 +313,272 @@ function initZone(
     ...b.map((bu) => (relStd * Math.max(bu, 0.5 * bMax)) ** 2),
     ((1 - a) * ambStdK) ** 2,
   ];
-  return { ...createRls(theta, variance), unitIds: [...unitIds] };
+  return {
+    ...createRls(theta, variance),
+    unitIds: [...unitIds],
+    priorTauS: zone.tauS,
+    priorRthKPerW: { ...zone.rthKPerW },
+  };
+}
+
+/** Resolved options and the running state of one calibrate() call. */
+interface Run {
+  unitIds: readonly string[];
+  units: Record<string, UnitModel>;
+  zones: ZoneModel[];
+  cal: CalibrationState;
+  basePowerW: number;
+  ambientC: number;
+  options: Required<CalibrationOptions>;
+  skipped: string[];
+  durationApe: number;
+  timingCount: number;
+  powerAbsErrW: number;
+  powerSumW: number;
+  railCount: number;
+  tempAe: number;
+  pairCount: number;
+}
+
+const DEFAULT_OPTIONS: Required<CalibrationOptions> = {
+  etaAlpha: 0.2,
+  maxEfficiency: 1.5,
+  powerForgetting: 0.995,
+  powerNoiseRel: 0.03,
+  powerNoiseW: 0.05,
+  thermalForgetting: 0.998,
+  tempNoiseC: 0.5,
+  thermalPriorRelStd: 0.5,
+  ambientPriorStdK: 10,
+  periodTolerance: 0.1,
+};
+
+/** EWMA of the efficiency a timed item implies, in the regime the roofline assigns it. */
+function observeTiming(run: Run, obs: TimingObservation, what: string): void {
+  const unit = run.units[obs.unitId];
+  if (unit === undefined) {
+    run.skipped.push(`${what}: unknown unit`);
+    return;
+  }
+  const peakMax = unit.peakOpsPerS[obs.precision];
+  if (peakMax === undefined) {
+    run.skipped.push(`${what}: the unit has no ${obs.precision} peak`);
+    return;
+  }
+  const share = obs.busShare ?? 1;
+  const infl = obs.inflation ?? 1;
+  if (
+    !finite(obs.flops, obs.bytes, obs.freqHz, obs.measuredDurationMs, share, infl) || obs.flops < 0 ||
+    obs.bytes < 0 || obs.flops + obs.bytes <= 0 || obs.freqHz <= 0 || obs.measuredDurationMs <= 0 ||
+    share <= 0 || share > 1 || infl < 1
+  ) {
+    run.skipped.push(
+      `${what}: needs flops, bytes >= 0 (not both 0), freqHz > 0, duration > 0, busShare in (0, 1], inflation >= 1`,
+    );
+    return;
+  }
+  const peak = peakMax * obs.freqHz / unit.opps[unit.opps.length - 1].freqHz;
+  const bw = unit.bandwidthBytesPerS * share;
+  const computeS = obs.flops / (peak * unit.computeEfficiency);
+  const memoryS = obs.bytes / (bw * unit.memoryEfficiency);
+  const predictedS = Math.max(computeS, memoryS) * infl;
+  const measuredS = obs.measuredDurationMs / 1000;
+  run.durationApe += Math.abs(predictedS - measuredS) / measuredS;
+  run.timingCount++;
+  const e = run.cal.eta[obs.unitId] ?? { computeSamples: 0, memorySamples: 0 };
+  run.cal.eta[obs.unitId] = e;
+  const { etaAlpha, maxEfficiency } = run.options;
+  const bound = (x: number) => Math.min(maxEfficiency, Math.max(MIN_EFFICIENCY, x));
+  // Implied efficiency = current x predicted / measured, i.e. the roof time over the measured time.
+  if (computeS >= memoryS) {
+    const w = Math.max(etaAlpha, 1 / (e.computeSamples + 2));
+    const implied = (obs.flops * infl) / (peak * measuredS);
+    run.units[obs.unitId] = { ...unit, computeEfficiency: bound((1 - w) * unit.computeEfficiency + w * implied) };
+    e.computeSamples++;
+  } else {
+    const w = Math.max(etaAlpha, 1 / (e.memorySamples + 2));
+    const implied = (obs.bytes * infl) / (bw * measuredS);
+    run.units[obs.unitId] = { ...unit, memoryEfficiency: bound((1 - w) * unit.memoryEfficiency + w * implied) };
+    e.memorySamples++;
+  }
+}
+
+/** Power RLS on every rail of a telemetry point; returns the units' inputs, or undefined when unusable. */
+function observePower(run: Run, obs: TelemetryObservation, what: string): UnitInputs[] | undefined {
+  const U = run.unitIds.length;
+  const inputs: UnitInputs[] = new Array(U);
+  for (let i = 0; i < U; i++) {
+    const unit = run.units[run.unitIds[i]];
+    const t = obs.units[unit.id];
+    const tempC = obs.zoneTempsC[unit.thermalZone];
+    const busy = t?.busyFraction ?? 0;
+    if (
+      tempC === undefined || !Number.isFinite(tempC) ||
+      (t !== undefined &&
+        (!finite(t.activity, t.freqHz, busy) || t.activity < 0 || t.activity > 1 || t.freqHz <= 0 || busy < 0 ||
+          busy > 1))
+    ) {
+      run.skipped.push(`${what}: needs every unit's zone temperature, activity and busyFraction in [0, 1], freqHz > 0`);
+      return undefined;
+    }
+    inputs[i] = unitInputs(unit, t, tempC);
+  }
+  const { powerForgetting, powerNoiseRel, powerNoiseW } = run.options;
+  const power = run.cal.power;
+  const jacobian = new Array<number>(power.theta.length);
+  rlsForget(power, powerForgetting);
+  for (const rail of obs.rails) {
+    const slots: number[] = [];
+    let bad = !Number.isFinite(rail.powerW) || rail.powerW < 0;
+    for (const id of rail.unitIds) {
+      const slot = run.unitIds.indexOf(id);
+      if (slot < 0) bad = true;
+      else slots.push(slot);
+    }
+    if (bad) {
+      run.skipped.push(`${what}: rail "${rail.name}" has a non-finite or negative power or an unknown unit`);
+      continue;
+    }
+    const yHat = railModel(power, slots, inputs, rail.includesBase, jacobian);
+    run.powerAbsErrW += Math.abs(yHat - rail.powerW);
+    run.powerSumW += rail.powerW;
+    run.railCount++;
+    const sigma = powerNoiseRel * rail.powerW + powerNoiseW;
+    rlsUpdate(power, jacobian, rail.powerW, yHat, sigma * sigma);
+    clampPower(power);
+  }
+  run.basePowerW = applyPower(run.units, power);
+  return inputs;
+}
+
+/** Thermal ARX update of every zone from the previous telemetry point to this one. */
+function observeThermal(run: Run, obs: TelemetryObservation, inputs: readonly UnitInputs[], what: string): void {
+  const U = run.unitIds.length;
+  const { periodTolerance, thermalForgetting, tempNoiseC, thermalPriorRelStd, ambientPriorStdK } = run.options;
+  // Unit powers of this point with the power model just updated.
+  const unitPowerNow: Record<string, number> = {};
+  for (let i = 0; i < U; i++) {
+    const unit = run.units[run.unitIds[i]];
+    const t = obs.units[unit.id];
+    unitPowerNow[unit.id] = unitPowerW(unit, {
+      activity: t?.activity ?? 0,
+      freqHz: t?.freqHz ?? unit.opps[0].freqHz,
+      ...(t?.voltageV !== undefined ? { voltageV: t.voltageV } : {}),
+      ...(t?.bytesPerS !== undefined ? { bytesPerS: t.bytesPerS } : {}),
+      ...(t?.busyFraction !== undefined ? { busyFraction: t.busyFraction } : {}),
+      tempC: inputs[i].tempC,
+    });
+  }
+  const ambientC = obs.ambientC ?? run.ambientC;
+  const last = run.cal.lastThermal;
+  run.cal.lastThermal = { timeS: obs.timeS, tempsC: { ...obs.zoneTempsC }, unitPowerW: unitPowerNow, ambientC };
+  if (last === undefined) return;
+  const dt = obs.timeS - last.timeS;
+  if (!(dt > 0)) {
+    run.skipped.push(`${what}: not after the previous point (${last.timeS} s); thermal pair dropped`);
+    return;
+  }
+  if (run.cal.thermalPeriodS === undefined) run.cal.thermalPeriodS = dt;
+  const period = run.cal.thermalPeriodS;
+  if (Math.abs(dt - period) > periodTolerance * period) {
+    run.skipped.push(`${what}: interval ${dt} s differs from the fitted period ${period} s; thermal pair dropped`);
+    return;
+  }
+  // Regressors [T[n], mean power of each unit over the interval, 1].
+  const phi = new Array<number>(U + 2);
+  for (let i = 0; i < U; i++) {
+    const id = run.unitIds[i];
+    phi[1 + i] = 0.5 * (last.unitPowerW[id] + unitPowerNow[id]);
+  }
+  phi[U + 1] = 1;
+  for (let z = 0; z < run.zones.length; z++) {
+    const zone = run.zones[z];
+    const t0 = last.tempsC[zone.id];
+    const t1 = obs.zoneTempsC[zone.id];
+    if (t0 === undefined || t1 === undefined || !Number.isFinite(t0) || !Number.isFinite(t1)) continue;
+    let zc = run.cal.zones[zone.id];
+    if (zc === undefined) {
+      zc = initZone(zone, run.unitIds, period, ambientC, thermalPriorRelStd, ambientPriorStdK);
+      run.cal.zones[zone.id] = zc;
+    }
+    phi[0] = t0;
+    let yHat = 0;
+    for (let j = 0; j < phi.length; j++) yHat += zc.theta[j] * phi[j];
+    run.tempAe += Math.abs(yHat - t1);
+    run.pairCount++;
+    rlsForget(zc, thermalForgetting);
+    rlsUpdate(zc, phi, t1, yHat, tempNoiseC * tempNoiseC);
+    const a = zc.theta[0];
+    if (!(a > 0 && a < 1)) continue;
+    // A fit far outside the priors is a symptom (too little excitation), not physics: bound it.
+    const tauS = -period / Math.log(a);
+    const tauMax = zc.priorTauS * THERMAL_BOUND_FACTOR;
+    const rMax = THERMAL_BOUND_FACTOR * Math.max(0.5, ...Object.values(zc.priorRthKPerW));
+    const rth: Record<string, number> = {};
+    for (let i = 0; i < U; i++) rth[run.unitIds[i]] = Math.min(rMax, Math.max(0, zc.theta[1 + i] / (1 - a)));
+    const offset = zc.theta[U + 1] / (1 - a) - ambientC;
+    run.zones[z] = {
+      ...zone,
+      tauS: Math.min(tauMax, Math.max(zc.priorTauS / THERMAL_BOUND_FACTOR, tauS)),
+      rthKPerW: rth,
+      ambientOffsetK: Math.min(3 * ambientPriorStdK, Math.max(-3 * ambientPriorStdK, offset)),
+    };
+  }
 }
 
 /**
  * Updates a model from measurements. Pure: the input model is not modified.
  * Observations are processed in order; an observation that cannot be used is
- * listed in `error.skipped` with the reason.
+ * listed in `error.skipped` with the reason. Predictions of timing items are
+ * recomputed from the model as it stands when the item is processed, so a
+ * caller's stale prediction never counts twice.
  */
 export function calibrate(
   model: BoardModel,
   observations: readonly Observation[],
   options: CalibrationOptions = {},
 ): CalibrationResult {
-  const etaAlpha = options.etaAlpha ?? 0.2;
-  const maxEff = options.maxEfficiency ?? 1.5;
-  const lambdaP = options.powerForgetting ?? 0.995;
-  const noiseRel = options.powerNoiseRel ?? 0.03;
-  const noiseAbs = options.powerNoiseW ?? 0.05;
-  const lambdaT = options.thermalForgetting ?? 0.998;
-  const tempNoise = options.tempNoiseC ?? 0.5;
-  const thermalRelStd = options.thermalPriorRelStd ?? 0.5;
-  const ambStd = options.ambientPriorStdK ?? 10;
-  const periodTol = options.periodTolerance ?? 0.1;
-
-  const units: Record<string, UnitModel> = { ...model.units };
-  const zones: ZoneModel[] = model.zones.map((z) => ({ ...z, rthKPerW: { ...z.rthKPerW } }));
-  const cal = copyState(model.calibration);
-  let basePowerW = model.basePowerW;
-  const skipped: string[] = [];
-  let durationApe = 0;
-  let timingCount = 0;
-  let powerAbsErrW = 0;
-  let powerSumW = 0;
-  let railCount = 0;
-  let tempAe = 0;
-  let pairCount = 0;
-  const U = model.unitIds.length;
-  const jacobian = new Array<number>(cal.power.theta.length).fill(0);
-
+  const run: Run = {
+    unitIds: model.unitIds,
+    units: { ...model.units },
+    zones: model.zones.map((z) => ({ ...z, rthKPerW: { ...z.rthKPerW } })),
+    cal: copyState(model.calibration),
+    basePowerW: model.basePowerW,
+    ambientC: model.ambientC,
+    options: { ...DEFAULT_OPTIONS, ...options },
+    skipped: [],
+    durationApe: 0,
+    timingCount: 0,
+    powerAbsErrW: 0,
+    powerSumW: 0,
+    railCount: 0,
+    tempAe: 0,
+    pairCount: 0,
+  };
   for (let index = 0; index < observations.length; index++) {
     const obs = observations[index];
     if (obs.kind === "timing") {
-      const unit = units[obs.unitId];
-      const what = `observation ${index} (timing on "${obs.unitId}")`;
-      if (unit === undefined) {
-        skipped.push(`${what}: unknown unit`);
-        continue;
-      }
-      const peakMax = unit.peakOpsPerS[obs.precision];
-      const share = obs.busShare ?? 1;
-      const infl = obs.inflation ?? 1;
-      if (peakMax === undefined) {
-        skipped.push(`${what}: the unit has no ${obs.precision} peak`);
-        continue;
-      }
-      if (
-        !finite(obs.flops, obs.bytes, obs.freqHz, obs.measuredDurationMs, share, infl) || obs.flops < 0 ||
-        obs.bytes < 0 || obs.flops + obs.bytes <= 0 || obs.freqHz <= 0 || obs.measuredDurationMs <= 0 ||
-        share <= 0 || share > 1 || infl < 1
-      ) {
-        skipped.push(
-          `${what}: needs flops, bytes >= 0 (not both 0), freqHz > 0, duration > 0, busShare in (0, 1], inflation >= 1`,
-        );
-        continue;
-      }
-      const peak = peakMax * obs.freqHz / unit.opps[unit.opps.length - 1].freqHz;
-      const bw = unit.bandwidthBytesPerS * share;
-      const { computeS, memoryS, durationS: predictedS } = unitWorkTime(
-        { ...model, units },
-        obs,
-        { busShare: share, inflation: infl },
-      );
-      const measuredS = obs.measuredDurationMs / 1000;
-      durationApe += Math.abs(predictedS - measuredS) / measuredS;
-      timingCount++;
-      const e = cal.eta[obs.unitId] ?? { computeSamples: 0, memorySamples: 0 };
-      cal.eta[obs.unitId] = e;
-      if (computeS >= memoryS) {
-        const implied = (obs.flops * infl) / (peak * measuredS);
-        const w = Math.max(etaAlpha, 1 / (e.computeSamples + 2));
-        const next = (1 - w) * unit.computeEfficiency + w * implied;
-        units[obs.unitId] = { ...unit, computeEfficiency: Math.min(maxEff, Math.max(MIN_EFFICIENCY, next)) };
-        e.computeSamples++;
-      } else {
-        const implied = (obs.bytes * infl) / (bw * measuredS);
-        const w = Math.max(etaAlpha, 1 / (e.memorySamples + 2));
-        const next = (1 - w) * unit.memoryEfficiency + w * implied;
-        units[obs.unitId] = { ...unit, memoryEfficiency: Math.min(maxEff, Math.max(MIN_EFFICIENCY, next)) };
-        e.memorySamples++;
-      }
+      observeTiming(run, obs, `observation ${index} (timing on "${obs.unitId}")`);
       continue;
     }
-
-    // Telemetry: power RLS on every rail, then a thermal ARX pair with the previous point.
     const what = `observation ${index} (telemetry at ${obs.timeS} s)`;
     if (!Number.isFinite(obs.timeS)) {
-      skipped.push(`${what}: timeS must be finite`);
+      run.skipped.push(`${what}: timeS must be finite`);
       continue;
     }
-    const inputs: UnitInputs[] = new Array(U);
-    let tempsOk = true;
-    for (let i = 0; i < U; i++) {
-      const unit = units[model.unitIds[i]];
-      const t = obs.units[unit.id];
-      const tempC = obs.zoneTempsC[unit.thermalZone];
-      if (tempC === undefined || !Number.isFinite(tempC)) tempsOk = false;
-      if (
-        t !== undefined &&
-        (!finite(t.activity, t.freqHz, t.busyFraction ?? 0) || t.activity < 0 || t.activity > 1 || t.freqHz <= 0 ||
-          (t.busyFraction ?? 0) < 0 || (t.busyFraction ?? 0) > 1)
-      ) {
-        tempsOk = false;
-      }
-      inputs[i] = unitInputs(unit, t, tempC ?? model.ambientC);
-    }
-    if (!tempsOk) {
-      skipped.push(`${what}: needs every unit's zone temperature, activity and busyFraction in [0, 1], freqHz > 0`);
-      continue;
-    }
-    rlsForget(cal.power, lambdaP);
-    for (const rail of obs.rails) {
-      const slots: number[] = [];
-      let bad = !Number.isFinite(rail.powerW) || rail.powerW < 0;
-      for (const id of rail.unitIds) {
-        const s = model.unitIds.indexOf(id);
-        if (s < 0) bad = true;
-        else slots.push(s);
-      }
-      if (bad) {
-        skipped.push(`${what}: rail "${rail.name}" has a non-finite or negative power or an unknown unit`);
-        continue;
-      }
-      const yHat = railModel(cal.power, slots, inputs, rail.includesBase, jacobian);
-      powerAbsErrW += Math.abs(yHat - rail.powerW);
-      powerSumW += rail.powerW;
-      railCount++;
-      const sigma = noiseRel * rail.powerW + noiseAbs;
-      rlsUpdate(cal.power, jacobian, rail.powerW, yHat, sigma * sigma);
-      clampPower(cal.power);
-    }
-    basePowerW = applyPower(units, cal.power);
-
-    // Unit powers of this point with the updated power model.
-    const unitPowerNow: Record<string, number> = {};
-    for (let i = 0; i < U; i++) {
-      const unit = units[model.unitIds[i]];
-      const t = obs.units[unit.id];
-      unitPowerNow[unit.id] = unitPowerW(unit, {
-        activity: t?.activity ?? 0,
-        freqHz: t?.freqHz ?? unit.opps[0].freqHz,
-        ...(t?.voltageV !== undefined ? { voltageV: t.voltageV } : {}),
-        ...(t?.bytesPerS !== undefined ? { bytesPerS: t.bytesPerS } : {}),
-        ...(t?.busyFraction !== undefined ? { busyFraction: t.busyFraction } : {}),
-        tempC: inputs[i].tempC,
-      });
-    }
-    const ambientC = obs.ambientC ?? model.ambientC;
-    const point: ThermalPoint = { timeS: obs.timeS, tempsC: { ...obs.zoneTempsC }, unitPowerW: unitPowerNow, ambientC };
-    const last = cal.lastThermal;
-    cal.lastThermal = point;
-    if (last === undefined) continue;
-    const dt = obs.timeS - last.timeS;
-    if (!(dt > 0)) {
-      skipped.push(`${what}: not after the previous point (${last.timeS} s); thermal pair dropped`);
-      continue;
-    }
-    if (cal.thermalPeriodS === undefined) cal.thermalPeriodS = dt;
-    const period = cal.thermalPeriodS;
-    if (Math.abs(dt - period) > periodTol * period) {
-      skipped.push(`${what}: interval ${dt} s differs from the fitted period ${period} s; thermal pair dropped`);
-      continue;
-    }
-    const phi = new Array<number>(U + 2);
-    for (let i = 0; i < U; i++) {
-      const id = model.unitIds[i];
-      phi[1 + i] = 0.5 * (last.unitPowerW[id] + unitPowerNow[id]);
-    }
-    phi[U + 1] = 1;
-    for (let z = 0; z < zones.length; z++) {
-      const zone = zones[z];
-      const t0 = last.tempsC[zone.id];
-      const t1 = obs.zoneTempsC[zone.id];
-      if (t0 === undefined || t1 === undefined || !Number.isFinite(t0) || !Number.isFinite(t1)) continue;
-      let zc = cal.zones[zone.id];
-      if (zc === undefined) {
-        zc = initZone(zone, model.unitIds, period, ambientC, thermalRelStd, ambStd);
-        cal.zones[zone.id] = zc;
-      }
-      phi[0] = t0;
-      let yHat = 0;
-      for (let j = 0; j < phi.length; j++) yHat += zc.theta[j] * phi[j];
-      tempAe += Math.abs(yHat - t1);
-      pairCount++;
-      rlsForget(zc, lambdaT);
-      rlsUpdate(zc, phi, t1, yHat, tempNoise * tempNoise);
-      const prior = model.zones[z];
-      const a = zc.theta[0];
-      if (!(a > 0 && a < 1)) continue;
-      const tauS = -period / Math.log(a);
-      const tauBounded = Math.min(prior.tauS * THERMAL_BOUND_FACTOR, Math.max(prior.tauS / THERMAL_BOUND_FACTOR, tauS));
-      const rMax = THERMAL_BOUND_FACTOR * Math.max(0.5, ...Object.values(prior.rthKPerW));
-      const rth: Record<string, number> = {};
-      for (let i = 0; i < U; i++) {
-        const r = zc.theta[1 + i] / (1 - a);
-        rth[model.unitIds[i]] = Math.min(rMax, Math.max(0, r));
-      }
-      const offset = zc.theta[U + 1] / (1 - a) - ambientC;
-      zones[z] = {
-        ...zone,
-        tauS: tauBounded,
-        rthKPerW: rth,
-        ambientOffsetK: Math.min(3 * ambStd, Math.max(-3 * ambStd, offset)),
-      };
-    }
+    const inputs = observePower(run, obs, what);
+    if (inputs !== undefined) observeThermal(run, obs, inputs, what);
   }
-
   return {
-    model: { ...model, units, zones, basePowerW, calibration: cal },
+    model: { ...model, units: run.units, zones: run.zones, basePowerW: run.basePowerW, calibration: run.cal },
     error: {
-      ...(timingCount > 0 ? { durationMapePct: (100 * durationApe) / timingCount } : {}),
-      ...(railCount > 0 && powerSumW > 0 ? { powerWapePct: (100 * powerAbsErrW) / powerSumW } : {}),
-      ...(pairCount > 0 ? { tempMaeC: tempAe / pairCount } : {}),
-      timingCount,
-      railCount,
-      thermalPairCount: pairCount,
-      skipped,
+      ...(run.timingCount > 0 ? { durationMapePct: (100 * run.durationApe) / run.timingCount } : {}),
+      ...(run.railCount > 0 && run.powerSumW > 0 ? { powerWapePct: (100 * run.powerAbsErrW) / run.powerSumW } : {}),
+      ...(run.pairCount > 0 ? { tempMaeC: run.tempAe / run.pairCount } : {}),
+      timingCount: run.timingCount,
+      railCount: run.railCount,
+      thermalPairCount: run.pairCount,
+      skipped: run.skipped,
     },
   };
 }

@@ -1,8 +1,8 @@
 /**
- * Pure physics of LLM work on an edge board; imports core only, no I/O, no
- * clock, no randomness. Workload FLOPs/bytes of a decoder shape, roofline time
- * and DASI, CPQ memory pressure, leakage and Phi, the RC thermal model, the
- * energy and latency of a placement (predict), and online calibration.
+ * Pure; imports core only (no I/O, no clock, no randomness). The physics of
+ * LLM work on an edge board: workload FLOPs/bytes of a decoder shape, roofline
+ * time and DASI, CPQ memory pressure, leakage and Phi, the RC thermal model,
+ * the energy and latency of a placement (predict), and online calibration.
  */
 export type { BoardState, Job, Lane, Placement, Prediction, Segment, UnitPrediction } from "./types.ts";
 export {

@@ -78,6 +78,10 @@ export interface PowerCalibration extends RlsState {
 /** ARX state of one zone: theta = [a, b_1 .. b_U, c] for T[n+1] = a T[n] + sum b_u P_u + c. */
 export interface ZoneCalibration extends RlsState {
   unitIds: string[];
+  /** tau when the fit started, s: fitted values are bounded to a factor of 5 around it. */
+  priorTauS: number;
+  /** R when the fit started, K/W. */
+  priorRthKPerW: Record<string, number>;
 }
 
 /** Last telemetry point, kept so the next call can form a (T[n], T[n+1]) pair. */

@@ -94,7 +94,7 @@ export interface UnitPrediction {
   energyJ: number;
   /** Busy-time-weighted DASI of its work, [0, 1] (0 for a powered unit that does no work). */
   dasi: number;
-  /** CPQ of the memory pool the unit uses. */
+  /** CPQ of the memory pool the unit uses (Infinity once the pool is full, rho >= 1). */
   cpq: number;
   /** Memory pressure rho of that pool. */
   rho: number;

@@ -232,8 +232,10 @@ export function shapeConstants(shape: DecoderShape): ShapeConstants {
  * biases; the embedding counted with the range holding layer 0 and, when
  * untied, the LM head with the range holding the last layer).
  *
- * Source: the layer layout in this module's header; reproduces 124,439,808 for
- * GPT-2 (HF `gpt2`) and 8,030,261,248 for Llama-3.1-8B.
+ * Validity: decoder-only transformers of the gpt2, qwen2 and Llama layouts
+ * (other families are counted with the Llama layout; their extra norms are
+ * below 0.1%). Source: the layer layout in this module's header; reproduces
+ * 124,439,808 for GPT-2 (HF `gpt2`) and 8,030,261,248 for Llama-3.1-8B.
  */
 export function paramCount(shape: DecoderShape, range: LayerRange = {}): number {
   const [start, end] = checkRange(shape, range);
@@ -254,6 +256,10 @@ export function paramCount(shape: DecoderShape, range: LayerRange = {}): number 
  *
  * A tied embedding is counted once when the range holds both layer 0 and the
  * last layer, and once on each end otherwise.
+ *
+ * Validity: as {@linkcode paramCount}; quantised matrices at 0.5 or 1 B per
+ * weight plus an fp16 scale per group, no zero points. Source: llama.cpp
+ * Q4_0/Q8_0 block layouts (4.5 and 8.5 bits per weight).
  */
 export function weightsBytes(shape: DecoderShape, layerStart?: number, layerEnd?: number): number {
   const [start, end] = checkRange(shape, { layerStart, layerEnd });
@@ -277,6 +283,7 @@ export function weightsBytesOf(k: ShapeConstants, tied: boolean, start: number, 
  * KV-cache bytes for `batch` sequences of `context` cached tokens over a layer
  * range: batch * context * layers * 2 * kvHeads * headDim * bytes(kvPrecision).
  *
+ * Validity: dense (not paged or quantised) KV caches at kvPrecision.
  * Source: the K and V tensors the runtime keeps per layer (`present.N.key|value`).
  */
 export function kvCacheBytes(shape: DecoderShape, options: KvCacheOptions): number {
