@@ -3,7 +3,7 @@
  * busy for a given fraction of the time through the public `execute()` API
  * (it never reads the truth: chunk sizes adapt to the durations it observes).
  */
-import type { SimBoard } from "./board.ts";
+import type { SimBoard } from "./api.ts";
 
 /** Options of `runLoad()`. */
 export interface LoadOptions {

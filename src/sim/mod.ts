@@ -6,19 +6,19 @@
  * that obeys the tree's own knobs, a step_wise thermal governor, power rails
  * and loads. Work submitted to its units advances virtual or real time.
  */
-export {
-  createSimBoard,
-  type SimBoard,
-  type SimBoardOptions,
-  type SimExecuteOptions,
-  type SimExecution,
-  type SimFault,
-  type SimReadings,
-  type SimTimeMode,
-  type SimTruthForTests,
-  type SimUnitInfo,
-  type SimWorkItem,
-} from "./board.ts";
+export { createSimBoard } from "./board.ts";
+export type {
+  SimBoard,
+  SimBoardOptions,
+  SimExecuteOptions,
+  SimExecution,
+  SimFault,
+  SimReadings,
+  SimTimeMode,
+  SimTruthForTests,
+  SimUnitInfo,
+  SimWorkItem,
+} from "./api.ts";
 export { type LoadOptions, runLoad } from "./load.ts";
 export { getLayout, isSimBoardId, SIM_BOARD_IDS, type SimBoardId } from "./layout.ts";
 export type { PowerChannelPath, SimTreePaths } from "./tree.ts";

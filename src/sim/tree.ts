@@ -155,6 +155,8 @@ export class SimTree {
   readonly #simPowerChip: string;
   readonly #buildSteps: (() => void)[] = [];
   readonly #stepWriters: ((view: StepView) => void)[] = [];
+  /** devfreq domains whose `userspace/` directory exists. */
+  readonly #userspaceDirs = new Set<number>();
 
   /**
    * @param tables frequency table of each layout domain, Hz ascending
@@ -248,8 +250,11 @@ export class SimTree {
       );
     } else if (view.setspeedHz !== undefined) {
       w.write(knobs.setspeed, view.setspeedHz === null ? "undefined" : String(Math.round(view.setspeedHz)));
-    } else if (knobs.userspaceDir) {
+      this.#userspaceDirs.add(k);
+    } else if (knobs.userspaceDir && this.#userspaceDirs.has(k)) {
+      // The kernel removes the userspace attribute group when the governor stops.
       w.remove(knobs.userspaceDir);
+      this.#userspaceDirs.delete(k);
     }
   }
 

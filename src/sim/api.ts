@@ -1,0 +1,161 @@
+/**
+ * The public types of a simulated board: options, work items, executions,
+ * faults, readings and the SimBoard interface the service, the evaluation
+ * harness and the runtime's cost charging call.
+ */
+import type { BoardPriors, Clock, Precision, UnitKind } from "../core/mod.ts";
+import type { SimTreePaths } from "./tree.ts";
+
+/** How simulated time relates to wall time. */
+export type SimTimeMode = "virtual" | "realtime";
+
+/** Options of `createSimBoard()`. */
+export interface SimBoardOptions {
+  /** Board profile id (`rk3588`, `jetson-orin-nano`, `raspberry-pi-5`, `imx8mp`). */
+  profileId: string;
+  /** Directory the sysfs tree is written under (`ROOT/sys/...`, `ROOT/proc/...`); created if missing. */
+  root: string;
+  /** Seed of the hidden truth and of the sensor noise (a non-negative integer). */
+  seed: number;
+  /**
+   * `virtual`: time moves only through `execute()` and `advance()`, as fast as
+   * the host allows; `realtime`: `start()` steps the board with the clock.
+   * @default "virtual"
+   */
+  timeMode?: SimTimeMode;
+  /** Physics step and tree refresh period, ms. @default 100 */
+  stepMs?: number;
+  /**
+   * Virtual mode: a ManualClock the simulator advances (@default a new
+   * ManualClock). Realtime mode: the clock that paces the steps (@default
+   * systemClock).
+   */
+  clock?: Clock;
+  /** Relative spread of the hidden truth around the profile's priors. @default 0.25 */
+  truthSpread?: number;
+  /** Add sensor noise to readings (quantisation always applies). @default true */
+  sensorNoise?: boolean;
+}
+
+/** One piece of work for a unit. */
+export interface SimWorkItem {
+  unitId: string;
+  /** Arithmetic operations (a multiply-add counts 2). */
+  flops: number;
+  /** DRAM traffic. */
+  bytes: number;
+  precision: Precision;
+}
+
+/** How long one work item ran. */
+export interface SimExecution {
+  unitId: string;
+  /** From the item's start on its unit to its end (queueing behind earlier items excluded), ms. */
+  durationMs: number;
+  /** Simulated monotonic time the item started, ms. */
+  startMs: number;
+  /** Simulated monotonic time the item ended, ms. */
+  endMs: number;
+}
+
+/** Options of `execute()`. */
+export interface SimExecuteOptions {
+  /** Aborting cancels the call's unfinished items and rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Rejects with TimeoutError when the call has not finished after this much simulated time, ms. */
+  timeoutMs?: number;
+}
+
+/** A fault to inject. */
+export type SimFault =
+  /** `execute()` on the unit rejects with BackendError (calls already running on it too). */
+  | { kind: "unit-fail"; unitId: string }
+  /** Work on the unit stops making progress (the unit stays busy) until cleared. */
+  | { kind: "unit-hang"; unitId: string }
+  /** The file (or directory) disappears until cleared; root-relative or absolute inside the root. */
+  | { kind: "sensor-remove"; path: string }
+  /** The file holds garbage until cleared. */
+  | { kind: "sensor-garbage"; path: string }
+  /** Ambient temperature jumps by `deltaC` (clearing undoes it). */
+  | { kind: "ambient-step"; deltaC: number };
+
+/** Public facts about a unit (from the profile, not the truth). */
+export interface SimUnitInfo {
+  id: string;
+  kind: UnitKind;
+  /** Precisions the unit can compute. */
+  precisions: readonly Precision[];
+}
+
+/** What the tree said after the last step, in SI units (the sensor view, never the truth). */
+export interface SimReadings {
+  timeMs: number;
+  zones: readonly { type: string; tempC: number | undefined }[];
+  domains: readonly { name: string; unitId?: string; curFreqHz: number; maxFreqHz: number; governor: string }[];
+  cooling: readonly { type: string; state: number }[];
+  /** Busy share of the last step per unit. */
+  unitBusy: Readonly<Record<string, number>>;
+  rails: readonly { label: string; powerW: number }[];
+}
+
+/** The hidden truth, for tests of src/sim only. */
+export interface SimTruthForTests {
+  priors: BoardPriors;
+  ambientC: number;
+  /** RC node temperature per logical zone id, °C. */
+  zoneTempsC: Record<string, number>;
+  /** Average power of each unit over the last step, W. */
+  unitPowerW: Record<string, number>;
+  basePowerW: number;
+  /** Units + base over the last step, W. */
+  totalPowerW: number;
+  /** Energy since creation, J: per unit, base, and total. */
+  energyJ: { units: Record<string, number>; baseJ: number; totalJ: number };
+  /** Clock each unit really runs at (after firmware quirks), Hz; multi-domain units report the core-weighted mean. */
+  unitFreqHz: Record<string, number>;
+  /** Simulated time, ms. */
+  timeMs: number;
+}
+
+/** A simulated board. */
+export interface SimBoard extends AsyncDisposable {
+  readonly profileId: string;
+  readonly root: string;
+  readonly timeMode: SimTimeMode;
+  readonly stepMs: number;
+  /** Virtual mode: a clock only the simulator advances; realtime: the pacing clock. */
+  readonly clock: Clock;
+  readonly units: readonly SimUnitInfo[];
+  /** Where the channels are in the tree. */
+  readonly paths: SimTreePaths;
+  /** Faults in force. */
+  readonly faults: readonly SimFault[];
+  /**
+   * Runs work: items on different units run concurrently (sharing the DRAM
+   * bus), items on one unit in order. Resolves with one execution per item,
+   * in item order.
+   * @throws RangeError for an unknown unit, a negative or non-finite amount, an invalid or unsupported precision
+   * @throws BackendError when a unit has an injected failure
+   * @throws TimeoutError after `timeoutMs` of simulated time
+   */
+  execute(items: readonly SimWorkItem[], options?: SimExecuteOptions): Promise<SimExecution[]>;
+  /** Virtual mode: lets `durationMs` of simulated time pass (running any pending work). */
+  advance(durationMs: number): Promise<void>;
+  /** Realtime mode: starts stepping with the clock. */
+  start(): void;
+  /** Realtime mode: stops stepping (pending work waits until the next start). */
+  stop(): Promise<void>;
+  /**
+   * Calls `callback(timeMs)` after every step, with the tree written, and
+   * awaits it before the next step. The callback must not call `advance()` or
+   * await `execute()`. Returns an unsubscribe function.
+   */
+  onStep(callback: (timeMs: number) => void | Promise<void>): () => void;
+  inject(fault: SimFault): void;
+  /** Clears faults matching `fault` (kind and target), or all faults. */
+  clear(fault?: SimFault): void;
+  /** The sensor values written at the last step. */
+  readings(): SimReadings;
+  /** The hidden truth. For tests of the simulator only: nothing outside src/sim may call it. */
+  truthForTests(): SimTruthForTests;
+}
