@@ -32,13 +32,10 @@ export interface Backend {
   readonly capabilities: BackendCapabilities;
   /**
    * Opens a session on a model file or in-memory model.
+   * @param externalDataFolder folder an in-memory model's external data locations are relative to
    * @throws ModelError when the model is rejected
    */
-  createSession(
-    source: string | Uint8Array,
-    label: string,
-    externalData?: readonly { path: string; data: Uint8Array }[],
-  ): Promise<OrtSession>;
+  createSession(source: string | Uint8Array, label: string, externalDataFolder?: string): Promise<OrtSession>;
 }
 
 /** Options of the ONNX Runtime CPU backend. */
@@ -117,12 +114,8 @@ export class OrtCpuBackend implements Backend {
     };
   }
 
-  createSession(
-    source: string | Uint8Array,
-    label: string,
-    externalData: readonly { path: string; data: Uint8Array }[] = [],
-  ): Promise<OrtSession> {
-    return OrtSession.create(source, { ...this.#config, externalData }, label);
+  createSession(source: string | Uint8Array, label: string, externalDataFolder?: string): Promise<OrtSession> {
+    return OrtSession.create(source, { ...this.#config, ...(externalDataFolder ? { externalDataFolder } : {}) }, label);
   }
 }
 
@@ -140,12 +133,12 @@ export class OrtWebGpuBackend implements Backend {
     cpus: [],
   };
 
-  createSession(
-    source: string | Uint8Array,
-    label: string,
-    externalData: readonly { path: string; data: Uint8Array }[] = [],
-  ): Promise<OrtSession> {
-    return OrtSession.create(source, { executionProviders: ["webgpu"], externalData }, label);
+  createSession(source: string | Uint8Array, label: string, externalDataFolder?: string): Promise<OrtSession> {
+    return OrtSession.create(
+      source,
+      { executionProviders: ["webgpu"], ...(externalDataFolder ? { externalDataFolder } : {}) },
+      label,
+    );
   }
 }
 

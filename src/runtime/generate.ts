@@ -6,7 +6,7 @@
  */
 import { createRng, InputError, type Rng } from "../core/mod.ts";
 import type { KvCache } from "./kv_cache.ts";
-import type { DecoderModel, StepCharger } from "./model.ts";
+import type { DecoderModel, LastPosition, StepCharger, StepHead } from "./model.ts";
 import { Sampler, type SamplingParams } from "./sampling.ts";
 
 /** What to generate. */
@@ -183,6 +183,18 @@ export async function* generate(
     return { index: i, prompt, pad: shared ? 0 : longest - prompt.length, tokens: [], logProbs: [], rng: root.fork(i) };
   });
   const sampler = new Sampler(V);
+  // The graph's head returns the last position's logits, log-sum-exp and, when sampling, tempered softmax.
+  const greedy = request.temperature === 0 || request.topK === 1;
+  const head: StepHead = greedy ? { kind: "last" } : { kind: "last", inverseTemperature: 1 / request.temperature };
+  const pickFor = (s: SampleState, last: LastPosition, row: number) =>
+    sampler.pickRow(
+      last.logits,
+      row * V,
+      last.logSumExp[row],
+      last.probs?.subarray(row * V, (row + 1) * V),
+      params,
+      s.rng,
+    );
   const everyone = states.map((s) => s.index);
 
   // Prefill: one row when all samples share the prompt (its KV is then copied to k rows), else k left-padded rows.
@@ -203,12 +215,15 @@ export async function* generate(
   try {
     const prefill = await model.step(
       { batch: rows, seqLen, inputIds: ids, attentionMask: mask, positionIds: positions, kv: model.emptyCache(rows) },
-      { phase: "prefill", samples: everyone, ...(charger ? { charger } : {}), ...(signal ? { signal } : {}) },
+      {
+        phase: "prefill",
+        samples: everyone,
+        head,
+        ...(charger ? { charger } : {}),
+        ...(signal ? { signal } : {}),
+      },
     );
-    for (const s of states) {
-      const row = shared ? 0 : s.index;
-      accept(s, sampler.pick(prefill.logits.data, (row * seqLen + seqLen - 1) * V, params, s.rng));
-    }
+    for (const s of states) accept(s, pickFor(s, prefill.last!, shared ? 0 : s.index));
     kv = prefill.kv;
     let active: SampleState[] = [];
     let activeRows: number[] = [];
@@ -253,12 +268,13 @@ export async function* generate(
         {
           phase: "decode",
           samples: active.map((s) => s.index),
+          head,
           ...(charger ? { charger } : {}),
           ...(signal ? { signal } : {}),
         },
       );
       kv = out.kv;
-      for (let r = 0; r < B; r++) accept(active[r], sampler.pick(out.logits.data, r * V, params, active[r].rng));
+      for (let r = 0; r < B; r++) accept(active[r], pickFor(active[r], out.last!, r));
       finished = classify(active, active.map((_, r) => r));
     }
   } finally {

@@ -41,6 +41,7 @@ export {
   type StepCharger,
   type StepContext,
   type StepEvent,
+  type StepHead,
   type StepInput,
   type StepOutput,
 } from "./model.ts";

@@ -9,6 +9,7 @@ import { KvCache, type KvSpec } from "./kv_cache.ts";
 import {
   dataTypeName,
   decodeModel,
+  encodeModel,
   externalDataFiles,
   externalRef,
   type GraphProto,
@@ -18,7 +19,8 @@ import {
   type ValueInfoProto,
 } from "./onnx_graph.ts";
 import { createTensor, type OrtSession, type Tensor } from "./ort.ts";
-import { splitDecoder } from "./segments.ts";
+import { addSamplingHead, HEAD } from "./head.ts";
+import { type SegmentGraph, splitDecoder } from "./segments.ts";
 import { loadTokenizer, type Tokenizer } from "./tokenizer.ts";
 
 // ---------------------------------------------------------------- public types
@@ -108,12 +110,24 @@ export interface StepInput {
   kv: KvCache;
 }
 
-/** Who is computed in a step, for the charger. */
+/** What a step computes from the logits (besides the KV cache). */
+export type StepHead =
+  /** Logits of every position and their log-sum-exp (scoring). */
+  | { kind: "logits" }
+  /**
+   * The last position only: its logits and log-sum-exp, and with
+   * `inverseTemperature` its softmax at that inverse temperature (sampling).
+   */
+  | { kind: "last"; inverseTemperature?: number };
+
+/** Who is computed in a step, for the charger, and what to compute. */
 export interface StepContext {
   phase: "prefill" | "decode";
   samples: readonly number[];
   charger?: StepCharger;
   signal?: AbortSignal;
+  /** @default { kind: "logits" } */
+  head?: StepHead;
 }
 
 /** Logits of a step, `[batch, seqLen, vocab]` row-major. */
@@ -122,11 +136,26 @@ export interface Logits {
   seqLen: number;
   vocab: number;
   data: Float32Array | Float16Array;
+  /** log(sum(exp(logits))) of each position, `[batch, seqLen]`. */
+  logSumExp: Float32Array;
 }
 
-/** Result of a step: logits and the cache extended by the new tokens. */
+/** The last position of each row: what sampling needs. */
+export interface LastPosition {
+  /** `[batch, vocab]` logits. */
+  logits: Float32Array;
+  /** `[batch]` log-sum-exp of those logits. */
+  logSumExp: Float32Array;
+  /** `[batch, vocab]` softmax at the requested inverse temperature, when one was requested. */
+  probs?: Float32Array;
+}
+
+/** Result of a step: what the head asked for, and the cache extended by the new tokens. */
 export interface StepOutput {
-  logits: Logits;
+  /** With head "logits". */
+  logits?: Logits;
+  /** With head "last". */
+  last?: LastPosition;
   kv: KvCache;
 }
 
@@ -654,10 +683,16 @@ class OrtDecoderModel implements DecoderModel {
     if (io.positionIds) {
       common.set(io.positionIds.name, intTensor(io.positionIds.type, input.positionIds, [batch, seqLen]));
     }
+    const head = context.head ?? { kind: "logits" };
+    const sampling = head.kind === "last" && head.inverseTemperature !== undefined;
+    const headFetches = head.kind === "logits"
+      ? [io.logits.name, HEAD.logSumExp]
+      : [HEAD.lastLogits, HEAD.lastLogSumExp, ...(sampling ? [HEAD.lastProbs] : [])];
     const next = new Map<string, Tensor>();
     let carried: Record<string, Tensor> = {};
-    let logits: Tensor | undefined;
-    for (const seg of this.#loaded) {
+    let out: Record<string, Tensor> = {};
+    const last = this.#loaded.length - 1;
+    for (const [i, seg] of this.#loaded.entries()) {
       context.signal?.throwIfAborted();
       if (context.charger) {
         await context.charger.charge({
@@ -676,28 +711,52 @@ class OrtDecoderModel implements DecoderModel {
       for (const name of seg.contextInputs) feeds[name] = common.get(name)!;
       for (const name of seg.carriedIn) feeds[name] = carried[name];
       for (const name of seg.pastInputs) feeds[name] = kv.tensor(name);
+      if (i === last) {
+        const inverseTemperature = head.kind === "last" ? head.inverseTemperature ?? 1 : 1;
+        feeds[HEAD.inverseTemperature] = createTensor("float32", Float32Array.of(inverseTemperature), [1]);
+      }
+      const fetches = [
+        ...seg.presentToPast.map(([present]) => present),
+        ...(i === last ? headFetches : seg.carriedOut),
+      ];
       const t0 = performance.now();
-      const out = await seg.session.run(feeds);
+      out = await seg.session.run(feeds, fetches);
       this.stats.runMs += performance.now() - t0;
       this.stats.runs++;
       for (const [present, past] of seg.presentToPast) next.set(past, out[present]);
       carried = {};
       for (const name of seg.carriedOut) carried[name] = out[name];
-      logits = out[io.logits.name];
     }
     const vocab = this.shape.vocabSize;
-    const data = logits!.type === "float16"
-      ? (logits!.data instanceof Uint16Array ? halfBitsToFloat(logits!.data) : logits!.data as unknown as Float16Array)
-      : logits!.data as Float32Array;
-    if (data.length !== batch * seqLen * vocab) {
-      throw new ModelError(
-        `run ${this.modelFile}: logits have ${data.length} values, expected ${batch}x${seqLen}x${vocab}`,
-        {
+    const cache = KvCache.fromTensors(io.kv, batch, total, next);
+    const expect = (name: string, values: number) => {
+      const t = out[name];
+      const n = (t.data as ArrayLike<number>).length;
+      if (n !== values) {
+        throw new ModelError(`run ${this.modelFile}: output ${name} has ${n} values, expected ${values}`, {
           details: { path: this.modelFile },
+        });
+      }
+      return t;
+    };
+    if (head.kind === "last") {
+      return {
+        last: {
+          logits: expect(HEAD.lastLogits, batch * vocab).data as Float32Array,
+          logSumExp: expect(HEAD.lastLogSumExp, batch).data as Float32Array,
+          ...(sampling ? { probs: expect(HEAD.lastProbs, batch * vocab).data as Float32Array } : {}),
         },
-      );
+        kv: cache,
+      };
     }
-    return { logits: { batch, seqLen, vocab, data }, kv: KvCache.fromTensors(io.kv, batch, total, next) };
+    const logits = expect(io.logits.name, batch * seqLen * vocab);
+    const data = logits.type === "float16"
+      ? (logits.data instanceof Uint16Array ? halfBitsToFloat(logits.data) : logits.data as unknown as Float16Array)
+      : logits.data as Float32Array;
+    return {
+      logits: { batch, seqLen, vocab, data, logSumExp: expect(HEAD.logSumExp, batch * seqLen).data as Float32Array },
+      kv: cache,
+    };
   }
 
   withSegments(segments: number | readonly SegmentSpec[], backend?: Backend): Promise<DecoderModel> {
@@ -718,6 +777,24 @@ class OrtDecoderModel implements DecoderModel {
 }
 
 // ---------------------------------------------------------------- loading
+
+/** The whole graph as the single segment [0, layers). */
+function wholeAsSegment(model: ModelProto, io: DecoderIo, layers: number): SegmentGraph {
+  const graph = model.graph as GraphProto;
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  const pastNames = new Set(io.kv.layers.flatMap((l) => l.past));
+  const inputs = (graph.input ?? []).map((i) => i.name ?? "").filter((n) => !initializers.has(n));
+  return {
+    layerStart: 0,
+    layerEnd: layers,
+    model,
+    contextInputs: inputs.filter((n) => !pastNames.has(n)),
+    carriedIn: [],
+    carriedOut: [],
+    pastInputs: inputs.filter((n) => pastNames.has(n)),
+    presentToPast: io.kv.layers.flatMap((l) => l.present.map((p, i) => [p, l.past[i]] as [string, string])),
+  };
+}
 
 /**
  * Loads a decoder folder: `config.json` and/or `genai_config.json`, the ONNX
@@ -816,54 +893,31 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   const ranges = normaliseSegments(options.segments, shape.layers);
   const loaded: LoadedSegment[] = [];
   try {
-    if (ranges.length === 1) {
-      const session = await (ranges[0].backend ?? backend).createSession(modelFile, modelFile);
-      const inputs = session.inputs.map((i) => i.name);
-      const outputs = session.outputs.map((o) => o.name);
-      const kvPast = new Set(kv.layers.flatMap((l) => l.past));
+    const parts = ranges.length === 1 ? [wholeAsSegment(model, io, shape.layers)] : splitDecoder(model, io, ranges, {
+      label: modelFile,
+    });
+    for (const [i, part] of parts.entries()) {
+      const segBackend = ranges[i].backend ?? backend;
+      const label = ranges.length === 1 ? modelFile : `${modelFile} [layers ${part.layerStart}-${part.layerEnd})`;
+      if (i === parts.length - 1) addSamplingHead(part.model, io.logits, modelFile);
+      // External data stays on disk: ORT reads it relative to the model's folder.
+      const session = await segBackend.createSession(encodeModel(part.model), label, dir);
       loaded.push({
         info: {
-          index: 0,
-          layerStart: 0,
-          layerEnd: shape.layers,
-          backend: (ranges[0].backend ?? backend).name,
-          inputs,
-          outputs,
+          index: i,
+          layerStart: part.layerStart,
+          layerEnd: part.layerEnd,
+          backend: segBackend.name,
+          inputs: session.inputs.map((x) => x.name),
+          outputs: session.outputs.map((x) => x.name),
         },
         session,
-        contextInputs: inputs.filter((n) => !kvPast.has(n)),
-        carriedIn: [],
-        carriedOut: [],
-        pastInputs: inputs.filter((n) => kvPast.has(n)),
-        presentToPast: kv.layers.flatMap((l) => l.present.map((p, i) => [p, l.past[i]] as [string, string])),
+        contextInputs: part.contextInputs,
+        carriedIn: part.carriedIn,
+        carriedOut: part.carriedOut,
+        pastInputs: part.pastInputs,
+        presentToPast: part.presentToPast,
       });
-    } else {
-      const externalData: { path: string; data: Uint8Array }[] = [];
-      for (const location of externalDataFiles(model.graph as GraphProto).keys()) {
-        externalData.push({ path: location, data: await Deno.readFile(`${dir}/${location}`) });
-      }
-      const parts = splitDecoder(model, io, ranges, { label: modelFile });
-      for (const [i, part] of parts.entries()) {
-        const segBackend = ranges[i].backend ?? backend;
-        const label = `${modelFile} [layers ${part.layerStart}-${part.layerEnd})`;
-        const session = await segBackend.createSession(part.bytes, label, externalData);
-        loaded.push({
-          info: {
-            index: i,
-            layerStart: part.layerStart,
-            layerEnd: part.layerEnd,
-            backend: segBackend.name,
-            inputs: session.inputs.map((x) => x.name),
-            outputs: session.outputs.map((x) => x.name),
-          },
-          session,
-          contextInputs: part.contextInputs,
-          carriedIn: part.carriedIn,
-          carriedOut: part.carriedOut,
-          pastInputs: part.pastInputs,
-          presentToPast: part.presentToPast,
-        });
-      }
     }
   } catch (error) {
     await Promise.allSettled(loaded.map((s) => s.session.release()));

@@ -5,7 +5,7 @@
 import onnx from "onnx-proto";
 import { ModelError } from "../core/mod.ts";
 
-export type ModelProto = onnx.onnx.ModelProto;
+export type ModelProto = onnx.onnx.IModelProto;
 export type GraphProto = onnx.onnx.IGraphProto;
 export type NodeProto = onnx.onnx.INodeProto;
 export type TensorProto = onnx.onnx.ITensorProto;
@@ -40,7 +40,7 @@ export function toNumber(value: number | { toNumber(): number } | null | undefin
  * @throws ModelError naming the file when the bytes are not an ONNX model with a graph
  */
 export function decodeModel(bytes: Uint8Array, label: string): ModelProto {
-  let model: ModelProto;
+  let model: onnx.onnx.ModelProto;
   try {
     model = proto.ModelProto.decode(bytes);
   } catch (error) {

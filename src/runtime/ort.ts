@@ -74,8 +74,12 @@ export interface SessionConfig {
   threadAffinities?: string;
   /** Let idle pool threads spin; costs CPU, saves wake-up latency. @default true */
   allowSpinning?: boolean;
-  /** External data files referenced by an in-memory model, by their location string. @default [] */
-  externalData?: readonly { path: string; data: Uint8Array }[];
+  /**
+   * Folder that external data locations of an in-memory model are relative to
+   * (ORT's `session.model_external_initializers_file_folder_path`).
+   * @default undefined (only models without external data load from memory)
+   */
+  externalDataFolder?: string;
   /** ORT log severity (0 verbose .. 4 fatal). @default 3 */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
 }
@@ -84,15 +88,15 @@ function sessionOptions(config: SessionConfig): ort.InferenceSession.SessionOpti
   const session: Record<string, string> = {};
   if (config.threadAffinities !== undefined) session.intra_op_thread_affinities = config.threadAffinities;
   if (config.allowSpinning === false) session["intra_op.allow_spinning"] = "0";
+  if (config.externalDataFolder !== undefined) {
+    session.model_external_initializers_file_folder_path = config.externalDataFolder;
+  }
   return {
     executionProviders: [...(config.executionProviders ?? ["cpu"])],
     graphOptimizationLevel: "all",
     logSeverityLevel: config.logSeverityLevel ?? 3,
     ...(config.intraOpThreads ? { intraOpNumThreads: config.intraOpThreads } : {}),
     ...(Object.keys(session).length > 0 ? { extra: { session } } : {}),
-    ...(config.externalData && config.externalData.length > 0
-      ? { externalData: config.externalData.map((e) => ({ path: e.path, data: e.data })) }
-      : {}),
   };
 }
 

@@ -4,9 +4,9 @@
  * (WikiText perplexity). Sequences are batched with left padding, one full
  * forward pass per batch (no KV cache needed).
  */
-import { InputError } from "../core/mod.ts";
+import { InputError, ModelError } from "../core/mod.ts";
 import type { DecoderModel, StepCharger } from "./model.ts";
-import { argmax, logSumExp } from "./sampling.ts";
+import { argmax } from "./sampling.ts";
 
 /** Options of the scoring functions. */
 export interface ScoreOptions {
@@ -114,16 +114,20 @@ export async function scoreTokens(
         ...(options.signal ? { signal: options.signal } : {}),
       },
     );
-    const data = out.logits.data;
+    const { data, logSumExp } = out.logits!;
     batch.forEach((item, r) => {
       const c = item.continuation.length;
       let logLikelihood = 0;
       let greedy = true;
       for (let j = 0; j < c; j++) {
         // The logits at column S - c + j predict continuation token j (the last input column predicts the last token).
-        const offset = (r * S + S - c + j) * V;
+        const position = r * S + S - c + j;
+        const offset = position * V;
         const token = item.continuation[j];
-        logLikelihood += data[offset + token] - logSumExp(data, offset, V);
+        if (!Number.isFinite(logSumExp[position])) {
+          throw new ModelError(`score: the model produced non-finite logits (log-sum-exp ${logSumExp[position]})`);
+        }
+        logLikelihood += data[offset + token] - logSumExp[position];
         if (greedy && argmax(data, offset, V) !== token) greedy = false;
       }
       results[item.index] = { logLikelihood, tokens: c, greedy };

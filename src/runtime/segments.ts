@@ -18,7 +18,6 @@
 import { ModelError } from "../core/mod.ts";
 import type { KvSpec } from "./kv_cache.ts";
 import {
-  encodeModel,
   type GraphProto,
   type ModelProto,
   type NodeProto,
@@ -39,8 +38,8 @@ export interface SplitIo {
 export interface SegmentGraph {
   layerStart: number;
   layerEnd: number;
-  /** Serialised ONNX model of the segment (initializers keep their external data references). */
-  bytes: Uint8Array;
+  /** ONNX model of the segment (initializers keep their external data references). */
+  model: ModelProto;
   /** Graph inputs fed from the step (input_ids, attention_mask, position_ids) this segment uses. */
   contextInputs: string[];
   /** Activations received from the previous segment (empty for the first). */
@@ -359,18 +358,18 @@ export function splitDecoder(
       input: [...contextInputs, ...carriedIn, ...ownPast].map(inputVi),
       output: outputs.map((o) => g.graphOutputs.get(o) ?? typedValueInfo(g, o, label)),
     };
-    const bytes = encodeModel({
+    const segmentModel: ModelProto = {
       irVersion: model.irVersion,
       opsetImport: model.opsetImport,
       producerName: "qeil-split",
       producerVersion: "1",
       graph: segmentGraph,
       ...(model.functions && model.functions.length > 0 ? { functions: model.functions } : {}),
-    });
+    };
     segments.push({
       layerStart: a,
       layerEnd: e,
-      bytes,
+      model: segmentModel,
       contextInputs,
       carriedIn: [...carriedIn],
       carriedOut: [...carriedOut],

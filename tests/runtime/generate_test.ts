@@ -94,6 +94,13 @@ Deno.test("the same seed gives the same samples, another seed different ones, an
   assert.deepEqual(one[0], a[0]);
 });
 
+Deno.test("temperature reaches the sampler: near 0 it samples the greedy tokens, at 3 it does not", async () => {
+  const base = { prompt: "Once upon a time", samples: 2, maxTokens: 30, seed: 3 };
+  const [greedy] = await collect(stories, { ...base, samples: 1, temperature: 0 });
+  for (const s of await collect(stories, { ...base, temperature: 1e-3 })) assert.deepEqual(s.tokenIds, greedy.tokenIds);
+  for (const s of await collect(stories, { ...base, temperature: 3 })) assert.notDeepEqual(s.tokenIds, greedy.tokenIds);
+});
+
 Deno.test("a stop string ends a sample and its text is cut before it", async () => {
   const base = { prompt: "Once upon a time", samples: 1, maxTokens: 60, temperature: 0, seed: 1 };
   const [free] = await collect(stories, base);

@@ -32,11 +32,11 @@ async function fullAndIncremental(model: DecoderModel, ids: number[]) {
       positionIds: Int32Array.of(i),
       kv,
     }, { phase: "decode", samples: [0] });
-    incremental.set(out.logits.data, i * V);
+    incremental.set(out.logits!.data, i * V);
     kv = out.kv;
   }
   assert.equal(kv.pastLength, n);
-  return { full: full.logits.data, incremental };
+  return { full: full.logits!.data, incremental };
 }
 
 Deno.test("loadModel reads stories260k's shape, I/O names and llama2.c tokenizer", () => {
@@ -126,7 +126,7 @@ Deno.test("a left-padded batch gives each row the logits it has alone (stories26
       { phase: "prefill", samples: [0, 1] },
     );
     const alone = await fullAndIncremental(model, [...b]);
-    const rowB = batch.logits.data.subarray((S + pad) * V, 2 * S * V);
+    const rowB = batch.logits!.data.subarray((S + pad) * V, 2 * S * V);
     assert.ok(
       maxAbsDiff(rowB, alone.full) < 1e-4,
       `${model.dir}: padded row differs by ${maxAbsDiff(rowB, alone.full)}`,
@@ -141,7 +141,7 @@ Deno.test("a left-padded batch gives each row the logits it has alone (stories26
       kv: batch.kv,
     }, { phase: "decode", samples: [0, 1] });
     const extended = await fullAndIncremental(model, [...b, b[0]]);
-    assert.ok(maxAbsDiff(next.logits.data.subarray(V), extended.full.subarray(b.length * V)) < 1e-4);
+    assert.ok(maxAbsDiff(next.logits!.data.subarray(V), extended.full.subarray(b.length * V)) < 1e-4);
   }
 });
 

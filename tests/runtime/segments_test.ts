@@ -31,7 +31,7 @@ async function prefillAndDecode(model: DecoderModel, ids: number[], next: number
     positionIds: Int32Array.of(n),
     kv,
   }, { phase: "decode", samples: [0] });
-  return { prefill: prefill.logits.data, decode: decode.logits.data };
+  return { prefill: prefill.logits!.data, decode: decode.logits!.data };
 }
 
 async function checkAllSplits(dir: string, ids: number[], next: number, tolerance: number) {

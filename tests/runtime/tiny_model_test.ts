@@ -79,7 +79,7 @@ Deno.test("the tiny model's KV-cache decoding equals its full forward pass withi
         kv,
       }, { phase: "decode", samples: [0] });
       kv = out.kv;
-      assert.ok(maxAbsDiff(out.logits.data, full.logits.data.subarray(i * V, (i + 1) * V)) < 1e-4, `position ${i}`);
+      assert.ok(maxAbsDiff(out.logits!.data, full.logits!.data.subarray(i * V, (i + 1) * V)) < 1e-4, `position ${i}`);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
