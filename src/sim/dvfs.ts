@@ -122,7 +122,7 @@ export class FrequencyDomain {
    * Applies what someone else wrote into the knob files, like the kernel would:
    * a known governor, a frequency clamped to the table range. Values the kernel
    * would refuse (unknown governor, not a number) are dropped and the file is
-   * rewritten with the effective value. `full` also restores `scaling_setspeed`
+   * rewritten with the effective value. `full` also restores a set point
    * written outside the userspace governor (skipped on the per-execute path to
    * stay cheap). The caller rewrites the knob files afterwards.
    */
@@ -164,8 +164,8 @@ export class FrequencyDomain {
         }
         writer.invalidate(knobs.setspeed);
       }
-    } else if (full && this.spec.kind === "cpufreq") {
-      // The kernel refuses scaling_setspeed outside userspace: "<unsupported>" comes back.
+    } else if (full) {
+      // The kernel refuses a set point outside userspace: the file's text comes back.
       const knob = writer.readKnob(knobs.setspeed);
       if (knob?.foreign) writer.invalidate(knobs.setspeed);
     }

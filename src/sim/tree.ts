@@ -45,8 +45,6 @@ export interface DomainKnobPaths {
   max: string;
   /** cpufreq `scaling_setspeed` or devfreq `userspace/set_freq`. */
   setspeed: string;
-  /** Directory that exists only under the userspace governor (devfreq `userspace/`). */
-  userspaceDir?: string;
   /** Multiplier from Hz to the file's unit: 1e-3 for cpufreq kHz, 1 for devfreq Hz. */
   scale: number;
 }
@@ -155,8 +153,6 @@ export class SimTree {
   readonly #simPowerChip: string;
   readonly #buildSteps: (() => void)[] = [];
   readonly #stepWriters: ((view: StepView) => void)[] = [];
-  /** devfreq domains whose `userspace/` directory exists. */
-  readonly #userspaceDirs = new Set<number>();
 
   /**
    * @param tables frequency table of each layout domain, Hz ascending
@@ -248,13 +244,15 @@ export class SimTree {
           ? "<unsupported>"
           : String(Math.round(view.setspeedHz * knobs.scale)),
       );
-    } else if (view.setspeedHz !== undefined) {
-      w.write(knobs.setspeed, view.setspeedHz === null ? "undefined" : String(Math.round(view.setspeedHz)));
-      this.#userspaceDirs.add(k);
-    } else if (knobs.userspaceDir && this.#userspaceDirs.has(k)) {
-      // The kernel removes the userspace attribute group when the governor stops.
-      w.remove(knobs.userspaceDir);
-      this.#userspaceDirs.delete(k);
+    } else if (spec.governors.includes("userspace")) {
+      // Deviation from the kernel, which creates userspace/set_freq only while the userspace
+      // governor runs: the simulator notices a governor write at its next step or execute(), so
+      // an actuator that selects userspace and writes the set point at once must find the file.
+      // Outside userspace it reads "undefined" and writes to it are ignored.
+      w.write(
+        knobs.setspeed,
+        view.setspeedHz === undefined || view.setspeedHz === null ? "undefined" : String(Math.round(view.setspeedHz)),
+      );
     }
   }
 
@@ -409,7 +407,6 @@ export class SimTree {
       min: `${dir}/min_freq`,
       max: `${dir}/max_freq`,
       setspeed: `${dir}/userspace/set_freq`,
-      userspaceDir: `${dir}/userspace`,
       scale: 1,
     };
   }

@@ -244,7 +244,7 @@ Deno.test("governor and frequency knobs written into the tree change durations a
   assert.ok(Math.abs(await duration(sim, gpuWork) / gpuTopMs - 2) < 1e-6);
   write(root, `${gpu}/governor`, "simple_ondemand");
   await sim.advance(100);
-  assert.throws(() => Deno.statSync(`${root}/${gpu}/userspace`), Deno.errors.NotFound);
+  assert.equal(readText(root, `${gpu}/userspace/set_freq`), "undefined", "no set point outside userspace");
   assert.equal(readInt(root, `${gpu}/cur_freq`), 300_000_000, "idle under a load-based governor");
 });
 
@@ -477,7 +477,21 @@ Deno.test("a realtime board follows its clock: steps and completions happen as t
     // Same seed, virtual time: the same duration.
     await using twin = await simBoard({ profileId: "rk3588", seed: 13 });
     assert.ok(Math.abs(done!.durationMs - (await twin.execute([BIG_COMPUTE]))[0].durationMs) < 1e-6);
+    // A hung unit waits on the clock until the deadline passes.
+    sim.inject({ kind: "unit-hang", unitId: "npu" });
+    const startMs = clock.monotonicMs();
+    let timedOutAt: number | undefined;
+    const hung = sim.execute([{ unitId: "npu", flops: 1e9, bytes: 1e6, precision: "int8" }], { timeoutMs: 300 })
+      .catch((e) => {
+        timedOutAt = clock.monotonicMs();
+        return e;
+      });
     for (let i = 0; i < 50; i++) await clock.advance(10);
+    assert.ok((await hung) instanceof TimeoutError);
+    assert.ok(
+      timedOutAt! - startMs >= 300 && timedOutAt! - startMs <= 310,
+      `timed out after ${timedOutAt! - startMs} ms`,
+    );
     await sim.stop();
     assert.ok(steps.length >= 5, `steps: ${steps}`);
     steps.forEach((t, i) => assert.equal(t, (i + 1) * 100));
