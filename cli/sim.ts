@@ -62,13 +62,15 @@ export const simCommand: Command = {
   summary: "Write a simulated board's sysfs tree and keep it live in real time",
   usage: "--board BOARD --root DIR [--seed N] [--load UNIT=FRACTION ...] [--duration-s N] [--step-ms N]",
   description: `
-Writes the sysfs tree of a simulated ${SIM_BOARD_IDS.join(" | ")} under DIR (DIR/sys, DIR/proc) with the
-real board's paths, names, units and formats, and updates it every step until Ctrl-C or --duration-s:
-RC thermal zones, leakage, DVFS that obeys the tree's own governor and min/max knobs, a step_wise
-thermal governor, power rails and loads. The physics is the board profile's priors perturbed by --seed.
-Boards without a power sensor (rk3588, raspberry-pi-5, imx8mp) get a documented simulated-only hwmon
-(one powerK_input per unit in µW, labelled with the unit id, and a "total"). DIR must be empty, missing,
-or a tree written by an earlier \`qeil sim\`. Prints one status line per second.`,
+Writes the sysfs tree of a simulated board (${SIM_BOARD_IDS.join(", ")}) under DIR
+(DIR/sys, DIR/proc) with the real board's paths, names, units and formats, and updates it every
+step until Ctrl-C or --duration-s: RC thermal zones, leakage, DVFS that obeys the tree's own
+governor and min/max knobs, a step_wise thermal governor, power rails and loads. The physics is
+the board profile's priors perturbed by --seed. Boards without a power sensor (rk3588,
+raspberry-pi-5, imx8mp) get a simulated-only hwmon named qeil_sim: one powerK_input (µW) per
+unit, powerK_label = the unit id, and a last channel labelled "total" (units + rest of the
+board). DIR must be empty, missing, or a tree an earlier \`qeil sim\` wrote. Prints one status
+line per second.`,
   options: {
     board: { type: "string", description: `Board to imitate: ${SIM_BOARD_IDS.join(", ")}.`, valueName: "BOARD" },
     root: { type: "string", description: "Directory to write the tree under (created if missing).", valueName: "DIR" },

@@ -59,6 +59,8 @@ export interface ZoneSpec {
   readable?: boolean;
   /** Name of the hwmon chip that mirrors this zone (CONFIG_THERMAL_HWMON: type with `-` -> `_`). */
   hwmon?: string;
+  /** The zone's hwmon also shows the critical trip as `temp1_crit` (Raspberry Pi 5). @default false */
+  hwmonCrit?: boolean;
   /** Thermal governor of the zone (`policy`). The simulator implements step_wise only. */
   policy: "step_wise";
   /** Sensor resolution, m°C (TMU on i.MX 8M Plus reports whole degrees). @default 1 */
@@ -160,8 +162,11 @@ export type ExtraSpec =
   | { kind: "galcore"; cores: readonly { core: number; unitId?: string }[] }
   /** Raspberry Pi V3D `gpu_stats` (the GPU is not a compute unit here: its queues stay idle). */
   | { kind: "v3d-stats"; path: string }
-  /** Raspberry Pi hwmon chips that carry no modelled physics (RP1 ADC, fan tachometer, under-voltage). */
-  | { kind: "rpi-hwmon" }
+  /**
+   * Raspberry Pi hwmon chips that carry no modelled physics (RP1 ADC, fan
+   * tachometer, under-voltage); the RP1 die temperature follows `socZone`.
+   */
+  | { kind: "rpi-hwmon"; socZone: string }
   /** Constant files and symlinks, relative to the root. */
   | {
     kind: "static";
@@ -515,6 +520,7 @@ const raspberryPi5: BoardLayout = {
         { trip: 4, cdev: "pwm-fan", weight: 0, lower: 3, upper: 4 },
       ],
       hwmon: "cpu_thermal",
+      hwmonCrit: true,
       policy: "step_wise",
       noiseC: 0.3,
     },
@@ -535,7 +541,7 @@ const raspberryPi5: BoardLayout = {
   power: { kind: "sim-hwmon" },
   extras: [
     { kind: "v3d-stats", path: "sys/devices/platform/axi/1002000000.v3d/gpu_stats" },
-    { kind: "rpi-hwmon" },
+    { kind: "rpi-hwmon", socZone: "cpu-thermal" },
   ],
   firmware: { unitId: "cpu", floorHz: 1.5e9, softThrottleC: 80, hardThrottleC: 85 },
   reservedBytes: 100 * MIB,

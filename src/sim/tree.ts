@@ -307,7 +307,7 @@ export class SimTree {
     if (zone.hwmon) {
       const hdir = addHwmon(zone.hwmon, dir, `../../devices/virtual/thermal/thermal_zone${i}`);
       const critical = zone.trips.find((t) => t.type === "critical");
-      if (critical && this.#layout.id === "raspberry-pi-5") {
+      if (critical && zone.hwmonCrit) {
         this.#build(() => w.write(`${hdir}/temp1_crit`, String(Math.round(critical.tempC * 1000))));
       }
       this.#onStep((view) => {
@@ -510,6 +510,8 @@ export class SimTree {
             "sys/devices/platform/soc/soc:firmware/raspberrypi-hwmon/hwmon",
             "../../devices/platform/soc/soc:firmware/raspberrypi-hwmon/hwmon",
           );
+          const socZone = this.#layout.zones.findIndex((z) => z.type === extra.socZone);
+          if (socZone < 0) throw new Error(`layout ${this.#layout.id}: rpi-hwmon names unknown zone ${extra.socZone}`);
           const fanIndex = this.#layout.cooling.findIndex((c) => c.kind === "fan");
           const fanSpec = this.#layout.cooling[fanIndex];
           this.#build(() => {
@@ -518,7 +520,7 @@ export class SimTree {
             w.write(`${volt}/in0_lcrit_alarm`, "0");
           });
           this.#onStep((view) => {
-            const cpuMilliC = view.zonesMilliC[0] ?? Math.round(view.ambientC * 1000);
+            const cpuMilliC = view.zonesMilliC[socZone] ?? Math.round(view.ambientC * 1000);
             // The RP1 I/O die sits away from the SoC: ambient plus part of the SoC's rise.
             const rp1MilliC = Math.round(view.ambientC * 1000 + 0.4 * (cpuMilliC - view.ambientC * 1000) + 6000);
             w.write(`${adc}/temp1_input`, String(rp1MilliC));
