@@ -132,8 +132,16 @@ export interface SimBoard extends AsyncDisposable {
   readonly faults: readonly SimFault[];
   /**
    * Runs work: items on different units run concurrently (sharing the DRAM
-   * bus), items on one unit in order. Resolves with one execution per item,
-   * in item order.
+   * bus), items on one unit in order, after any earlier calls' items on that
+   * unit. Resolves with one execution per item, in item order.
+   *
+   * Clocks follow the tree's knobs as read when the call is made and at every
+   * step (a write is seen at the next execute() or step, not synchronously).
+   * Virtual time moves by itself while calls are pending, as fast as the host
+   * allows: calls made in the same turn of the event loop start at the same
+   * instant; a call made later starts at the simulated time current then
+   * (concurrent callers meet at the instants where a call settles).
+   * Realtime: resolves once the simulated duration has passed on the clock.
    * @throws RangeError for an unknown unit, a negative or non-finite amount, an invalid or unsupported precision
    * @throws BackendError when a unit has an injected failure
    * @throws TimeoutError after `timeoutMs` of simulated time
@@ -146,9 +154,11 @@ export interface SimBoard extends AsyncDisposable {
   /** Realtime mode: stops stepping (pending work waits until the next start). */
   stop(): Promise<void>;
   /**
-   * Calls `callback(timeMs)` after every step, with the tree written, and
-   * awaits it before the next step. The callback must not call `advance()` or
-   * await `execute()`. Returns an unsubscribe function.
+   * Calls `callback(timeMs)` (simulated ms since creation) after every step,
+   * with the tree written, and awaits it before the next step: a HAL sampler's
+   * `sampleOnce()` there reads the tree in virtual time. The callback must not
+   * await `advance()` or `execute()` (time cannot move while it runs, so that
+   * would wait forever). Returns an unsubscribe function.
    */
   onStep(callback: (timeMs: number) => void | Promise<void>): () => void;
   inject(fault: SimFault): void;
