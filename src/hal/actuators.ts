@@ -152,7 +152,7 @@ class SysfsActuators implements Actuators {
     return this.#history;
   }
 
-  setGovernor(unitId: string, governor: string): Promise<ActuatorRecord> {
+  async setGovernor(unitId: string, governor: string): Promise<ActuatorRecord> {
     const knobs = this.#knobsOf(unitId);
     for (const k of knobs) {
       if (k.availableGovernors.length > 0 && !k.availableGovernors.includes(governor)) {
@@ -163,15 +163,15 @@ class SysfsActuators implements Actuators {
         );
       }
     }
-    return this.#run(unitId, "setGovernor", governor, knobs, async (k, rec) => {
+    return await this.#run(unitId, "setGovernor", governor, knobs, async (k, rec) => {
       rec.writes.push(await this.#write(k.governorPath, governor, (text) => text === governor));
     });
   }
 
-  setMaxFreq(unitId: string, freqHz: number): Promise<ActuatorRecord> {
+  async setMaxFreq(unitId: string, freqHz: number): Promise<ActuatorRecord> {
     const knobs = this.#knobsOf(unitId);
     for (const k of knobs) this.#checkFreq(unitId, k, freqHz);
-    return this.#run(unitId, "setMaxFreq", freqHz, knobs, async (k, rec) => {
+    return await this.#run(unitId, "setMaxFreq", freqHz, knobs, async (k, rec) => {
       const minHz = await this.#readFreq(k, k.minPath);
       if (freqHz < minHz) {
         throw new RangeError(
@@ -184,10 +184,10 @@ class SysfsActuators implements Actuators {
     });
   }
 
-  setMinFreq(unitId: string, freqHz: number): Promise<ActuatorRecord> {
+  async setMinFreq(unitId: string, freqHz: number): Promise<ActuatorRecord> {
     const knobs = this.#knobsOf(unitId);
     for (const k of knobs) this.#checkFreq(unitId, k, freqHz);
-    return this.#run(unitId, "setMinFreq", freqHz, knobs, async (k, rec) => {
+    return await this.#run(unitId, "setMinFreq", freqHz, knobs, async (k, rec) => {
       const maxHz = await this.#readFreq(k, k.maxPath);
       if (freqHz > maxHz) {
         throw new RangeError(
@@ -200,16 +200,16 @@ class SysfsActuators implements Actuators {
     });
   }
 
-  pinFrequency(unitId: string, freqHz: number): Promise<ActuatorRecord> {
+  async pinFrequency(unitId: string, freqHz: number): Promise<ActuatorRecord> {
     const knobs = this.#knobsOf(unitId);
     for (const k of knobs) this.#checkFreq(unitId, k, freqHz);
-    return this.#run(unitId, "pinFrequency", freqHz, knobs, (k, rec) => this.#writeRange(rec, k, freqHz, freqHz));
+    return await this.#run(unitId, "pinFrequency", freqHz, knobs, (k, rec) => this.#writeRange(rec, k, freqHz, freqHz));
   }
 
-  setSpeed(unitId: string, freqHz: number): Promise<ActuatorRecord> {
+  async setSpeed(unitId: string, freqHz: number): Promise<ActuatorRecord> {
     const knobs = this.#knobsOf(unitId);
     for (const k of knobs) this.#checkFreq(unitId, k, freqHz);
-    return this.#run(unitId, "setSpeed", freqHz, knobs, async (k, rec) => {
+    return await this.#run(unitId, "setSpeed", freqHz, knobs, async (k, rec) => {
       const governor = await readValue(k.governorPath);
       if (!governor.ok) throw new ActuatorError(`cannot read ${k.governorPath}: ${governor.reason}`);
       if (governor.value !== "userspace") {
@@ -222,7 +222,7 @@ class SysfsActuators implements Actuators {
     });
   }
 
-  release(unitId: string): Promise<ActuatorRecord> {
+  async release(unitId: string): Promise<ActuatorRecord> {
     const knobs = this.#knobsOf(unitId);
     for (const k of knobs) {
       if (!k.initial) {
@@ -232,7 +232,7 @@ class SysfsActuators implements Actuators {
         );
       }
     }
-    return this.#run(unitId, "release", undefined, knobs, async (k, rec) => {
+    return await this.#run(unitId, "release", undefined, knobs, async (k, rec) => {
       const initial = k.initial!;
       rec.writes.push(await this.#write(k.governorPath, initial.governor, (text) => text === initial.governor));
       await this.#writeRange(rec, k, initial.minFreqHz, initial.maxFreqHz);

@@ -448,8 +448,11 @@ async function bindLoad(
         break;
       }
       case "permille": {
+        const deviceDir = binding.devfreqDevice && devfreq
+          ? await resolveUnderRoot(d.root, `${devfreq.path}/device`)
+          : undefined;
         const candidates = [
-          ...(binding.devfreqDevice && devfreq ? [`${devfreq.path}/device/load`] : []),
+          ...(deviceDir ? [`${deviceDir}/load`] : []),
           ...binding.paths.map((p) => d.path(p)),
         ];
         for (const path of candidates) if (await present(path)) return { kind: "permille", path };
