@@ -178,6 +178,14 @@ export async function* generate(
     ? [promptTokens(model, request.prompts?.[0] ?? request.prompt)]
     : request.prompts!.map((p, i) => promptTokens(model, p, `prompts[${i}]`));
   const longest = Math.max(...promptIds.map((p) => p.length));
+  if (!model.io.attentionMask && promptIds.some((p) => p.length !== longest)) {
+    throw new InputError(
+      "generate: prompts of different lengths need padding, and this model has no attention_mask input",
+      {
+        details: { field: "prompts" },
+      },
+    );
+  }
   const states: SampleState[] = Array.from({ length: K }, (_, i) => {
     const prompt = promptIds[shared ? 0 : i];
     return { index: i, prompt, pad: shared ? 0 : longest - prompt.length, tokens: [], logProbs: [], rng: root.fork(i) };
@@ -211,75 +219,69 @@ export async function* generate(
       positions[r * seqLen + s.pad + j] = j;
     }
   }
-  let kv: KvCache | undefined;
-  try {
-    const prefill = await model.step(
-      { batch: rows, seqLen, inputIds: ids, attentionMask: mask, positionIds: positions, kv: model.emptyCache(rows) },
+  const prefill = await model.step(
+    { batch: rows, seqLen, inputIds: ids, attentionMask: mask, positionIds: positions, kv: model.emptyCache(rows) },
+    {
+      phase: "prefill",
+      samples: everyone,
+      head,
+      ...(charger ? { charger } : {}),
+      ...(signal ? { signal } : {}),
+    },
+  );
+  for (const s of states) accept(s, pickFor(s, prefill.last!, shared ? 0 : s.index));
+  let kv: KvCache = prefill.kv;
+  let active: SampleState[] = [];
+  let activeRows: number[] = [];
+  const classify = (candidates: SampleState[], rowsOf: number[]) => {
+    const finished: SampleState[] = [];
+    active = [];
+    activeRows = [];
+    candidates.forEach((s, i) => {
+      if (!s.finish && options.cancelled?.(s.index)) s.finish = "cancelled";
+      if (s.finish) finished.push(s);
+      else {
+        active.push(s);
+        activeRows.push(rowsOf[i]);
+      }
+    });
+    return finished;
+  };
+  let finished = classify(states, states.map((s) => shared ? 0 : s.index));
+  for (;;) {
+    for (const s of finished) yield result(s);
+    if (active.length === 0) return;
+    signal?.throwIfAborted();
+    // Cancellation may have changed while the caller handled the samples just yielded.
+    finished = classify(active, activeRows);
+    for (const s of finished) yield result(s);
+    if (active.length === 0) return;
+    const identity = activeRows.length === kv.batch && activeRows.every((r, i) => r === i);
+    if (!identity) kv = kv.selectRows(activeRows);
+    const B = active.length;
+    const total = kv.pastLength + 1;
+    const stepIds = new Int32Array(B);
+    const stepMask = new Int32Array(B * total).fill(1);
+    const stepPos = new Int32Array(B);
+    for (let r = 0; r < B; r++) {
+      const s = active[r];
+      stepIds[r] = s.tokens[s.tokens.length - 1];
+      if (s.pad > 0) stepMask.fill(0, r * total, r * total + s.pad);
+      stepPos[r] = s.prompt.length + s.tokens.length - 1;
+    }
+    const out = await model.step(
+      { batch: B, seqLen: 1, inputIds: stepIds, attentionMask: stepMask, positionIds: stepPos, kv },
       {
-        phase: "prefill",
-        samples: everyone,
+        phase: "decode",
+        samples: active.map((s) => s.index),
         head,
         ...(charger ? { charger } : {}),
         ...(signal ? { signal } : {}),
       },
     );
-    for (const s of states) accept(s, pickFor(s, prefill.last!, shared ? 0 : s.index));
-    kv = prefill.kv;
-    let active: SampleState[] = [];
-    let activeRows: number[] = [];
-    const classify = (candidates: SampleState[], rowsOf: number[]) => {
-      const finished: SampleState[] = [];
-      active = [];
-      activeRows = [];
-      candidates.forEach((s, i) => {
-        if (!s.finish && options.cancelled?.(s.index)) s.finish = "cancelled";
-        if (s.finish) finished.push(s);
-        else {
-          active.push(s);
-          activeRows.push(rowsOf[i]);
-        }
-      });
-      return finished;
-    };
-    let finished = classify(states, states.map((s) => shared ? 0 : s.index));
-    for (;;) {
-      for (const s of finished) yield result(s);
-      if (active.length === 0) return;
-      signal?.throwIfAborted();
-      // Cancellation may have changed while the caller handled the samples just yielded.
-      finished = classify(active, activeRows);
-      for (const s of finished) yield result(s);
-      if (active.length === 0) return;
-      const identity = activeRows.length === kv.batch && activeRows.every((r, i) => r === i);
-      if (!identity) kv = kv.selectRows(activeRows);
-      const B = active.length;
-      const total = kv.pastLength + 1;
-      const stepIds = new Int32Array(B);
-      const stepMask = new Int32Array(B * total).fill(1);
-      const stepPos = new Int32Array(B);
-      for (let r = 0; r < B; r++) {
-        const s = active[r];
-        stepIds[r] = s.tokens[s.tokens.length - 1];
-        if (s.pad > 0) stepMask.fill(0, r * total, r * total + s.pad);
-        stepPos[r] = s.prompt.length + s.tokens.length - 1;
-      }
-      const out = await model.step(
-        { batch: B, seqLen: 1, inputIds: stepIds, attentionMask: stepMask, positionIds: stepPos, kv },
-        {
-          phase: "decode",
-          samples: active.map((s) => s.index),
-          head,
-          ...(charger ? { charger } : {}),
-          ...(signal ? { signal } : {}),
-        },
-      );
-      kv = out.kv;
-      for (let r = 0; r < B; r++) accept(active[r], pickFor(active[r], out.last!, r));
-      finished = classify(active, active.map((_, r) => r));
-    }
-  } finally {
-    // Drop the cache now rather than when the generator object is collected.
-    kv = undefined;
+    kv = out.kv;
+    for (let r = 0; r < B; r++) accept(active[r], pickFor(active[r], out.last!, r));
+    finished = classify(active, active.map((_, r) => r));
   }
 
   function accept(s: SampleState, pick: { token: number; logProb: number }): void {

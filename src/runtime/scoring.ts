@@ -10,7 +10,7 @@ import { argmax } from "./sampling.ts";
 
 /** Options of the scoring functions. */
 export interface ScoreOptions {
-  /** Sequences per ORT run. @default 8 */
+  /** Sequences per ORT run (1 for models without an attention_mask input). @default 8 */
   batchSize?: number;
   /** Upper bound on the logits one run returns, bytes; long sequences with large vocabularies run in smaller batches. @default 268435456 */
   maxLogitsBytes?: number;
@@ -53,7 +53,8 @@ export async function scoreTokens(
 ): Promise<ContinuationScore[]> {
   const maxLen = model.shape.maxSeqLen;
   const V = model.shape.vocabSize;
-  const batchSize = options.batchSize ?? 8;
+  // Without an attention mask padding would be attended to: score one sequence per run.
+  const batchSize = model.io.attentionMask ? options.batchSize ?? 8 : 1;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`batchSize must be an integer >= 1, got ${batchSize}`);
   }
