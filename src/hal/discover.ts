@@ -308,7 +308,11 @@ async function discoverHwmonRails(d: Discovery, boundChips: Set<string>): Promis
   const entries = await classEntries(d, "sys/class/hwmon");
   const perChip = await Promise.all(entries.map(async ([entry, dir]): Promise<RawRail[]> => {
     const [chipText, files] = await Promise.all([readValue(`${dir}/name`), listDir(dir)]);
-    if (!chipText.ok || !files) return [];
+    if (!chipText.ok) {
+      d.warnings.push(`hwmon ${entry} skipped: ${chipText.reason}`);
+      return [];
+    }
+    if (!files) return [];
     const chip = chipText.value;
     const monitor = POWER_MONITOR_CHIPS.has(chip) || boundChips.has(chip);
     const channels = new Map<number, Set<string>>();
@@ -533,7 +537,8 @@ export async function discoverBoard(root: string, options: DiscoverOptions = {})
         const wanted = new Set(binding.freq.cpus);
         const policies = cpufreq.filter((p) => p.cpus.length > 0 && p.cpus.every((c) => wanted.has(c)));
         for (const p of policies) p.unitId = binding.id;
-        cpus = policies.flatMap((p) => [...p.cpus]);
+        // Without a policy (no cpufreq driver) the CPUs still exist and /proc/stat still counts them.
+        cpus = policies.length > 0 ? policies.flatMap((p) => [...p.cpus]) : [...binding.freq.cpus];
         freq = policies.length > 0
           ? { kind: "cpufreq", policies: policies.map((p) => p.name) }
           : { kind: "none", reason: `no cpufreq policy for cpus ${binding.freq.cpus.join(" ")}` };

@@ -104,11 +104,13 @@ export function formatProbeTable(report: ProbeReport): string {
   const out: string[] = [`board: ${report.board.id}${report.board.model ? ` (${report.board.model})` : ""}\n`];
   out.push(table(
     "thermal zones",
-    ["zone", "temp", "trips"],
+    ["zone", "temp", "trips", ""],
+    // The reason goes last so that one long path does not widen the other columns.
     report.thermal.map((z) => [
       z.name,
-      z.ok ? `${z.tempC.toFixed(1)} °C` : `FAIL ${z.reason}`,
+      z.ok ? `${z.tempC.toFixed(1)} °C` : "FAIL",
       z.trips.map((t) => `${t.type} ${t.tempC} °C`).join(", ") || "none",
+      z.ok ? "" : z.reason,
     ]),
   ));
   out.push(table(

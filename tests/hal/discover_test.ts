@@ -212,3 +212,20 @@ Deno.test("discoverBoard() reports a knob it cannot snapshot as a warning", asyn
   assert.equal(board.cpufreq[0].initial, undefined);
   assert.match(board.warnings.join("\n"), /no knob snapshot for .*policy0 \(release\(\) cannot restore it\)/);
 });
+
+Deno.test("discoverBoard() binds the generic profile's single cpu unit to a lone policy", async () => {
+  const board = await discoverBoard(fixture("raspberry-pi-5"), { profileId: "generic" });
+  assert.deepEqual(board.units.map((u) => [u.id, u.freq]), [["cpu", { kind: "cpufreq", policies: ["policy0"] }]]);
+  assert.deepEqual(unit(board, "cpu").thermalZones, ["cpu-thermal"]);
+  const s = await board.read();
+  assert.deepEqual(s.units.cpu.maxFreqHz, { ok: true, value: 2.4e9 });
+});
+
+Deno.test("discoverBoard() still counts a unit's CPUs in /proc/stat when cpufreq is absent", async () => {
+  await using tree = await tempFixture("raspberry-pi-5");
+  await Deno.remove(`${tree.root}/sys/devices/system/cpu/cpufreq`, { recursive: true });
+  const board = await discoverBoard(tree.root);
+  const cpu = unit(board, "cpu");
+  assert.deepEqual(cpu.freq, { kind: "none", reason: "no cpufreq policy for cpus 0 1 2 3" });
+  assert.deepEqual(cpu.load, { kind: "procstat", path: `${tree.root}/proc/stat`, cpus: [0, 1, 2, 3] });
+});

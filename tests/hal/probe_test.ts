@@ -88,7 +88,10 @@ Deno.test("formatProbeTable() prints one row per channel with FAIL and the reaso
   const text = formatProbeTable(probeReport(board, await board.read()));
   assert.match(text, /^board: jetson-orin-nano \(NVIDIA Jetson Orin Nano Engineering Reference Developer Kit Super\)/);
   assert.match(text, /\n {2}cpu-thermal\s+48\.3 °C\s+passive 99 °C, critical 104\.5 °C\n/);
-  assert.match(text, /\n {2}cv0-thermal\s+FAIL .*thermal_zone2\/temp: file is empty/);
+  assert.match(
+    text,
+    /\n {2}cv0-thermal\s+FAIL\s+passive 99 °C, critical 104\.5 °C\s+\/.*thermal_zone2\/temp: file is empty\n/,
+  );
   assert.match(text, /\n {2}VDD_IN\s+4\.173 W\s+5\.064 V\s+0\.824 A\n/);
   assert.match(text, /\n {2}17000000\.gpu\s+306 MHz\s+306 MHz\s+918 MHz\s+nvhost_podgov\n/);
   assert.match(text, /\n {2}gpu\s+35\.4 %\n/);

@@ -99,12 +99,18 @@ export interface GenericPolicy {
 
 /**
  * The generic profile made concrete for the policies found: a single policy
- * keeps the unit id `cpu`; several give `cpu_policyN` units whose priors scale
+ * (or none) keeps the unit id `cpu` and the template's priors; several give
+ * `cpu_policyN` units whose priors scale
  * the template by core count and top clock. The default unit is the policy
  * with the highest top clock (the big cluster).
  */
 export function specialiseGeneric(policies: readonly GenericPolicy[]): BoardProfile {
-  if (policies.length <= 1) return generic;
+  if (policies.length <= 1) {
+    const freq: UnitBinding["freq"] = policies.length === 1
+      ? { kind: "cpufreq", cpus: policies[0].cpus }
+      : { kind: "none", note: "no cpufreq policy found" };
+    return { ...generic, units: [{ ...generic.units[0], freq }] };
+  }
   const units: UnitBinding[] = [];
   const priors: UnitPriors[] = [];
   let bestId = "";

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { getProfile, specialiseGeneric } from "../../../src/hal/mod.ts";
 
-Deno.test("specialiseGeneric() keeps the single cpu unit for one policy", () => {
+Deno.test("specialiseGeneric() keeps the single cpu unit for one policy, bound to its cpus", () => {
   const profile = specialiseGeneric([{ name: "policy0", cpus: [0, 1, 2, 3], availableFreqsHz: [1e9, 1.5e9] }]);
-  assert.equal(profile, getProfile("generic"));
-  assert.deepEqual(profile.units.map((u) => u.id), ["cpu"]);
+  assert.deepEqual(profile.units.map((u) => [u.id, u.freq]), [["cpu", { kind: "cpufreq", cpus: [0, 1, 2, 3] }]]);
+  assert.equal(profile.priors, getProfile("generic").priors);
+  const none = specialiseGeneric([]);
+  assert.deepEqual(none.units[0].freq, { kind: "none", note: "no cpufreq policy found" });
 });
 
 Deno.test("specialiseGeneric() makes one unit per policy with scaled priors and the fastest as default", () => {
