@@ -32,6 +32,7 @@ export {
   type DecoderIo,
   type DecoderModel,
   evenSegments,
+  type LastPosition,
   loadModel,
   type LoadModelOptions,
   type Logits,
