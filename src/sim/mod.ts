@@ -20,6 +20,6 @@ export type {
   SimWorkItem,
 } from "./api.ts";
 export { type LoadOptions, runLoad } from "./load.ts";
-export { getLayout, isSimBoardId, SIM_BOARD_IDS, type SimBoardId } from "./layout.ts";
+export { type BoardLayout, getLayout, isSimBoardId, SIM_BOARD_IDS, type SimBoardId } from "./layout.ts";
 export type { PowerChannelPath, SimTreePaths } from "./tree.ts";
 export { GARBAGE_TEXT } from "./writer.ts";
