@@ -42,7 +42,14 @@ export async function tempFixture(
 ): Promise<{ root: string } & AsyncDisposable> {
   const root = await Deno.makeTempDir({ prefix: `qeil-hal-${name}-` });
   const source = fixture(name);
-  await copyTree(source, root, options.absoluteLinks ? source : undefined);
+  if (options.absoluteLinks) {
+    await copyTree(source, root, source);
+  } else {
+    // One `cp -a` is several times faster than copying ~250 small files one await at a time.
+    const { success, stderr } = await new Deno.Command("cp", { args: ["-a", `${source}/.`, root], stderr: "piped" })
+      .output();
+    if (!success) throw new Error(`cp -a ${source} failed: ${new TextDecoder().decode(stderr)}`);
+  }
   return {
     root,
     async [Symbol.asyncDispose]() {
