@@ -32,7 +32,7 @@ import { createTarballInstaller, type Installer } from "./install.ts";
 import type { FleetPublicKey } from "./keys.ts";
 import { manifestId, parseSignedManifest, type SignedManifest, verifyManifestSignature } from "./manifest.ts";
 import { downloadArtifact } from "./download.ts";
-import { compareSemver } from "./semver.ts";
+import { compareSemver, isSemver } from "./semver.ts";
 import { type SlotName, type SlotRef, SlotStore } from "./slots.ts";
 import { type PendingUpdate, type UpdateState, UpdateStateFile } from "./state.ts";
 
@@ -129,8 +129,14 @@ const DEFAULTS = {
   maxSeenManifestIds: 1000,
 };
 
-/** Creates the updater. Nothing touches the disk until a method is called. */
+/**
+ * Creates the updater. Nothing touches the disk until a method is called.
+ * @throws TypeError when `currentVersion` is not a semantic version
+ */
 export function createUpdater(options: UpdaterOptions): Updater {
+  if (!isSemver(options.currentVersion)) {
+    throw new TypeError(`createUpdater: currentVersion must be a semantic version, got "${options.currentVersion}"`);
+  }
   return new StateMachine(options);
 }
 

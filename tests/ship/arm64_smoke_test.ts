@@ -44,7 +44,18 @@ Deno.test({
       stderr: "piped",
     }).output();
     assert.ok(host.success, new TextDecoder().decode(host.stderr));
-    const arm = await runArm64(FIXTURE, [MODEL], { stdout: "piped", stderr: "piped" });
+    // The arm64 Deno is fetched with npm into this test's own cache, so nothing comes from out/cache.
+    const cache = await Deno.makeTempDir({ prefix: "qeil-arm64-cache-" });
+    let arm: Deno.CommandOutput;
+    try {
+      arm = await runArm64(FIXTURE, [MODEL], {
+        stdout: "piped",
+        stderr: "piped",
+        env: { ...Deno.env.toObject(), QEIL_SHIP_CACHE: cache },
+      });
+    } finally {
+      await Deno.remove(cache, { recursive: true });
+    }
     assert.equal(arm.code, 0, new TextDecoder().decode(arm.stderr));
 
     const x86 = parseForward(host.stdout, "host run");
