@@ -57,15 +57,26 @@ export class UsageError extends Error {
 export class ParsedArgs {
   readonly values: Readonly<Record<string, string | boolean | string[] | undefined>>;
   readonly positionals: readonly string[];
+  readonly #given: ReadonlySet<string>;
 
-  constructor(values: Record<string, string | boolean | string[] | undefined>, positionals: string[]) {
+  /**
+   * @param values parsed values, defaults included
+   * @param positionals positional arguments
+   * @param given names of the options that appeared on the command line. @default every key of `values`
+   */
+  constructor(
+    values: Record<string, string | boolean | string[] | undefined>,
+    positionals: string[],
+    given: Iterable<string> = Object.keys(values).filter((k) => values[k] !== undefined),
+  ) {
     this.values = values;
     this.positionals = positionals;
+    this.#given = new Set(given);
   }
 
   /** True when the flag was given on the command line (not just defaulted). */
   has(name: string): boolean {
-    return this.values[name] !== undefined;
+    return this.#given.has(name);
   }
 
   flag(name: string): boolean {
