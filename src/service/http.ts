@@ -21,6 +21,7 @@ import {
   type RequestLimits,
 } from "./schema.ts";
 import type { HealthReport } from "./watchdog.ts";
+import type { Dashboard } from "./dashboard.ts";
 
 /** Whether the service takes requests now. */
 export interface ReadinessReport {
@@ -59,6 +60,8 @@ export interface HttpAppOptions {
   token?: string;
   /** @default no logging */
   logger?: Logger;
+  /** Live dashboard routes (`/dashboard`, `/v1/events`; read-only, no token). @default none */
+  dashboard?: Dashboard;
 }
 
 /** An error of the HTTP layer itself (routing, auth, body size). */
@@ -205,6 +208,8 @@ export function createHttpApp(api: ServiceApi, options: HttpAppOptions): Hono {
       return payload.ok ? json(payload, 200) : errorResponse(undefined, request.id, payload);
     },
   );
+
+  options.dashboard?.mount(app);
 
   app.notFound((c) => errorResponse(new HttpError(404, "NotFound", `no route ${c.req.method} ${c.req.path}`)));
   app.onError((error) => {

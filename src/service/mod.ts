@@ -4,7 +4,7 @@
  * This folder holds the infrastructure the orchestrator is built on: typed
  * config, the request/result wire contract, the job journal, the bounded job
  * queue and the intake that joins them, the MQTT bridge and embedded broker,
- * the HTTP app, metrics, sd_notify and the watchdog checks.
+ * the HTTP app and its live dashboard, metrics, sd_notify and the watchdog checks.
  */
 export * from "./config.ts";
 export * from "./schema.ts";
@@ -16,5 +16,6 @@ export * from "./broker.ts";
 export * from "./mqtt_bridge.ts";
 export * from "./metrics.ts";
 export * from "./http.ts";
+export * from "./dashboard.ts";
 export * from "./sd_notify.ts";
 export * from "./watchdog.ts";
