@@ -138,30 +138,37 @@ const HELP_OPTION: OptionSpec = { type: "boolean", short: "h", description: "Sho
 
 /** Parses `argv` (after the command name) for `command`. @throws UsageError */
 export function parseCommandArgs(command: Command, argv: readonly string[]): ParsedArgs {
-  const options: Record<
-    string,
-    { type: "string" | "boolean"; short?: string; default?: string | boolean; multiple?: boolean }
-  > = {};
-  for (const [name, spec] of Object.entries({ ...command.options, help: HELP_OPTION })) {
+  // Parse without defaults so the options really given are known, then fill the defaults in.
+  const specs = { ...command.options, help: HELP_OPTION };
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
+  for (const [name, spec] of Object.entries(specs)) {
     options[name] = {
       type: spec.type,
       ...(spec.short ? { short: spec.short } : {}),
-      ...(spec.default !== undefined ? { default: spec.default } : {}),
       ...(spec.multiple ? { multiple: true } : {}),
     };
   }
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    const { values, positionals } = parseArgs({
+    parsed = parseArgs({
       args: [...argv],
       options,
       allowPositionals: command.positionals !== undefined,
       strict: true,
     });
-    return new ParsedArgs(values as Record<string, string | boolean | string[] | undefined>, positionals);
   } catch (error) {
     // node:util reports e.g. "Unknown option '--foo'"; keep its wording, it names the flag.
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
+  const values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+  const given = Object.keys(values).filter((name) => values[name] !== undefined);
+  const withDefaults = { ...values };
+  for (const [name, spec] of Object.entries(specs)) {
+    if (withDefaults[name] === undefined && spec.default !== undefined) {
+      withDefaults[name] = spec.multiple && typeof spec.default === "string" ? [spec.default] : spec.default;
+    }
+  }
+  return new ParsedArgs(withDefaults, parsed.positionals, given);
 }
 
 /** The `--help` text of a command. */

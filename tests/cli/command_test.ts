@@ -33,7 +33,7 @@ Deno.test("parseCommandArgs() rejects unknown flags with a UsageError naming the
 });
 
 Deno.test("ParsedArgs number accessors name the flag and the bound", () => {
-  const args = parseCommandArgs(command, ["--seed", "x", "--root", "-3"]);
+  const args = parseCommandArgs(command, ["--seed", "x", "--root=-3"]);
   assert.throws(() => args.int("seed"), /--seed must be an integer, got "x"/);
   assert.throws(() => args.number("root", { min: 0 }), /--root must be >= 0, got -3/);
   assert.throws(() => new ParsedArgs({ n: "2.5" }, []).int("n"), /--n must be an integer/);
