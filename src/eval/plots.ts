@@ -167,9 +167,11 @@ function modeRow(report: EvalReport, task: TaskName, mode: ModeName): ModeMetric
 export function energyAccuracyPlot(report: EvalReport): string {
   const { tasks, modes } = present(report);
   if (tasks.length === 0 || modes.length === 0) throw new RangeError("energy/accuracy plot of a report without rows");
-  const width = 940;
-  const height = 420;
   const panelW = 330;
+  // Two panels, then the legend to their right, clear of the bars.
+  const legendX = 80 + panelW + 110 + panelW + 30;
+  const width = legendX + 230;
+  const height = 420;
   const energyPanel = barPanel({
     frame: { x: 80, y: 50, width: panelW, height: 290 },
     title: "Energy per query",
@@ -205,7 +207,7 @@ export function energyAccuracyPlot(report: EvalReport): string {
       modePatternDefs(),
       energyPanel,
       accuracyPanel,
-      legend(width - 200, 10, entries, "mode"),
+      legend(legendX, 50, entries, "mode"),
       text(`board ${report.board} | model ${report.model} | cost shape ${report.costShape.name}`, {
         x: 10,
         y: height - 10,
@@ -344,10 +346,10 @@ export function tracePlot(traces: TelemetryTraces, kind: TraceKind, options: Tra
         "stroke-width": 1.4,
         "stroke-dasharray": "6 3 1 3",
       }),
+      // Labelled at the left end: temperatures start low, so the label rarely sits on a trace there.
       text(`${trip.type} trip ${formatTick(trip.tempC)} \u00b0C`, {
-        x: frame.x + frame.width - 4,
+        x: frame.x + 6,
         y: ty - 4,
-        "text-anchor": "end",
         fill: colour,
         "font-size": 10,
       }),
@@ -499,20 +501,8 @@ export function paretoPlot(points: readonly ParetoPoint[], subtitle = ""): strin
       yTitle: "predicted latency (ms)",
     }),
   ];
-  const front = points.filter((p) => p.role === "front").sort((a, b) => a.energyJ - b.energyJ);
-  if (front.length > 1) {
-    const d = front.map((p, i) => `${i === 0 ? "M" : "L"}${num(x(p.energyJ))} ${num(y(p.latencyMs))}`).join("");
-    parts.push(
-      el("path", {
-        d,
-        fill: "none",
-        stroke: "#888888",
-        "stroke-width": 1,
-        "stroke-dasharray": "3 3",
-        class: "front-line",
-      }),
-    );
-  }
+  // No line joins the front: it is non-dominated in three objectives (underutilisation too), so its
+  // projection on energy and latency zig-zags and a line would suggest a trade-off curve that is not there.
   // Front first, then the highlighted points on top.
   const order: ParetoRole[] = ["front", "standard", "greedy", "chosen"];
   for (const role of order) {

@@ -54,7 +54,11 @@ Deno.test("loadArc() reads the real test set: numeric labels as letters, 3 to 5 
 
 Deno.test("loadArc() names the file, line and problem of a bad record", async () => {
   const cases: [string, number, RegExp][] = [
-    [`${record()}\n${record({ id: "q2", answerKey: "E" })}\n`, 2, /"answerKey" "E" is not one of the labels A, B, C, D/],
+    [
+      `${record()}\n${record({ id: "q2", answerKey: "E" })}\n`,
+      2,
+      /"answerKey" "E" is not one of the labels A, B, C, D/,
+    ],
     [
       `${record({}, [{ text: "a", label: "A" }, { text: "b", label: "F" }, { text: "c", label: "C" }])}\n`,
       1,
@@ -92,7 +96,9 @@ Deno.test("loadArc() names the file, line and problem of a bad record", async ()
 
 Deno.test("loadArc() maps an answer key written as a digit to its letter", async () => {
   const path = await tempJsonl(
-    `${record({ answerKey: "3" }, [{ text: "a", label: "1" }, { text: "b", label: "2" }, { text: "c", label: "3" }])}\n`,
+    `${
+      record({ answerKey: "3" }, [{ text: "a", label: "1" }, { text: "b", label: "2" }, { text: "c", label: "3" }])
+    }\n`,
   );
   const [item] = await loadArc(path);
   assert.equal(item.goldIndex, 2);

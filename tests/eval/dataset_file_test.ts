@@ -73,6 +73,12 @@ Deno.test("readTextLines() names the first line that is not UTF-8", async () => 
 });
 
 Deno.test("readTextLines() says whether the file ends with a newline", async () => {
-  assert.deepEqual(await readTextLines("t", await tempFile("a", "x\ny\n")), { lines: ["x", "y", ""], endsWithNewline: true });
-  assert.deepEqual(await readTextLines("t", await tempFile("b", "x\ny")), { lines: ["x", "y"], endsWithNewline: false });
+  assert.deepEqual(await readTextLines("t", await tempFile("a", "x\ny\n")), {
+    lines: ["x", "y", ""],
+    endsWithNewline: true,
+  });
+  assert.deepEqual(await readTextLines("t", await tempFile("b", "x\ny")), {
+    lines: ["x", "y"],
+    endsWithNewline: false,
+  });
 });

@@ -39,7 +39,11 @@ Deno.test("loadGsm8k() reads the real test and train splits with golds after ###
 Deno.test("loadGsm8k() names the file, line and field of a bad record", async () => {
   const cases: [string, number, RegExp][] = [
     [`${GOOD}\n${JSON.stringify({ question: "q" })}\n`, 2, /field "answer" is missing/],
-    [`${GOOD}\n${GOOD}\n${JSON.stringify({ question: 7, answer: "#### 1" })}\n`, 3, /field "question" must be a string, got a number/],
+    [
+      `${GOOD}\n${GOOD}\n${JSON.stringify({ question: 7, answer: "#### 1" })}\n`,
+      3,
+      /field "question" must be a string, got a number/,
+    ],
     [`${JSON.stringify({ question: "q", answer: "no gold here" })}\n`, 1, /no "#### <number>" gold/],
     [`${JSON.stringify({ question: "q", answer: "#### twelve" })}\n`, 1, /not a number: "twelve"/],
     [`${JSON.stringify(["q", "a"])}\n`, 1, /the record must be an object, got an array/],
@@ -79,7 +83,10 @@ Deno.test("gsm8kPrompt() follows lm-eval's Question/Answer few-shot layout", () 
     { question: "Q1?", answer: "A1\n#### 1" },
     { question: "Q2?", answer: "A2\n#### 2" },
   ]);
-  assert.equal(prompt, "Question: Q1?\nAnswer: A1\n#### 1\n\nQuestion: Q2?\nAnswer: A2\n#### 2\n\nQuestion: How many?\nAnswer:");
+  assert.equal(
+    prompt,
+    "Question: Q1?\nAnswer: A1\n#### 1\n\nQuestion: Q2?\nAnswer: A2\n#### 2\n\nQuestion: How many?\nAnswer:",
+  );
   assert.equal(gsm8kPrompt("Zero-shot?", []), "Question: Zero-shot?\nAnswer:");
   assert.deepEqual([...GSM8K_STOP], ["Question:", "</s>", "<|im_end|>"]);
 });

@@ -43,7 +43,11 @@ Deno.test("williamsDesign() is a Latin square balanced for first-order carry-ove
     }
     // Every ordered pair (a then b) equally often.
     const pairs = new Map<string, number>();
-    for (const row of rows) for (let i = 1; i < m; i++) pairs.set(`${row[i - 1]}>${row[i]}`, (pairs.get(`${row[i - 1]}>${row[i]}`) ?? 0) + 1);
+    for (const row of rows) {
+      for (let i = 1; i < m; i++) {
+        pairs.set(`${row[i - 1]}>${row[i]}`, (pairs.get(`${row[i - 1]}>${row[i]}`) ?? 0) + 1);
+      }
+    }
     if (m > 1) {
       assert.equal(pairs.size, m * (m - 1));
       assert.equal(new Set(pairs.values()).size, 1);
@@ -54,7 +58,12 @@ Deno.test("williamsDesign() is a Latin square balanced for first-order carry-ove
 });
 
 Deno.test("evaluationOrder() interleaves modes per query and applies the limit per task", async () => {
-  const tasks = await loadTaskQueries({ paths: datasetPaths(DATA), tasks: ["gsm8k", "arc_challenge"], seed: 1, shots: 0 });
+  const tasks = await loadTaskQueries({
+    paths: datasetPaths(DATA),
+    tasks: ["gsm8k", "arc_challenge"],
+    seed: 1,
+    shots: 0,
+  });
   const order = evaluationOrder(tasks, ["standard", "greedy", "qeil"], 2);
   assert.deepEqual(order.map((o) => `${o.query.id} ${o.mode}`), [
     "gsm8k/0 standard",
@@ -105,7 +114,12 @@ class ScriptedSimRunner implements QueryRunner {
         return { samplesUsed: 1, k: 1, logLikelihood: -2 * query.article.words };
       case "gsm8k": {
         const answer = right ? query.item.gold : "-1";
-        return { samplesUsed: 2, k: 2, answer, samples: [{ index: 0, text: `#### ${answer}` }, { index: 1, text: "#### -1" }] };
+        return {
+          samplesUsed: 2,
+          k: 2,
+          answer,
+          samples: [{ index: 0, text: `#### ${answer}` }, { index: 1, text: "#### -1" }],
+        };
       }
       case "arc_challenge": {
         const lls = query.item.choices.map((_, i) => (i === query.item.goldIndex) === right ? -1 : -5);
@@ -134,7 +148,12 @@ async function simSetup(seed: number) {
 }
 
 async function smallTasks(): Promise<TaskQueries[]> {
-  return await loadTaskQueries({ paths: datasetPaths(DATA), tasks: ["wikitext", "gsm8k", "arc_challenge"], seed: 5, shots: 2 });
+  return await loadTaskQueries({
+    paths: datasetPaths(DATA),
+    tasks: ["wikitext", "gsm8k", "arc_challenge"],
+    seed: 5,
+    shots: 2,
+  });
 }
 
 Deno.test("runEvaluation() runs every query in every mode on a simulated board and builds the report", async () => {
@@ -220,7 +239,15 @@ Deno.test("runEvaluation() stops on a runner bug and on abort", async () => {
     run: () => Promise.reject(new TypeError("runner bug")),
   };
   await assert.rejects(
-    runEvaluation({ tasks, modes: ["qeil"], limit: 2, runner: buggy, energy: setup.telemetry, clock: setup.sim.clock, header: HEADER }),
+    runEvaluation({
+      tasks,
+      modes: ["qeil"],
+      limit: 2,
+      runner: buggy,
+      energy: setup.telemetry,
+      clock: setup.sim.clock,
+      header: HEADER,
+    }),
     /runner bug/,
   );
   const controller = new AbortController();

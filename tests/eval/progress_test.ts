@@ -49,7 +49,14 @@ Deno.test("createProgress() off a terminal writes plain lines now and then", asy
   assert.equal(out.chunks[0], "bench: 1/100 1% 2.00 items/s ETA 50s\n");
   assert.equal(out.chunks[1], "bench: 21/100 21% 2.00 items/s ETA 40s\n");
   assert.equal(out.chunks.at(-1), "bench: 100/100 100% 2.00 items/s done in 50s\n");
-  assert.deepEqual(out.chunks.map((c) => c.split(" ")[1]), ["1/100", "21/100", "41/100", "61/100", "81/100", "100/100"]);
+  assert.deepEqual(out.chunks.map((c) => c.split(" ")[1]), [
+    "1/100",
+    "21/100",
+    "41/100",
+    "61/100",
+    "81/100",
+    "100/100",
+  ]);
   assert.ok(out.chunks.every((c) => !c.includes("\r") && !c.includes("\x1b") && c.endsWith("\n")));
 });
 
@@ -66,5 +73,11 @@ Deno.test("formatDuration() and progressFigures()", () => {
   assert.equal(formatDuration(61_000), "1:01");
   assert.equal(formatDuration(3_723_000), "1:02:03");
   assert.deepEqual(progressFigures(0, 10, 5000), { done: 0, total: 10, elapsedMs: 5000, ratePerS: null, etaMs: null });
-  assert.deepEqual(progressFigures(5, 10, 10_000), { done: 5, total: 10, elapsedMs: 10_000, ratePerS: 0.5, etaMs: 10_000 });
+  assert.deepEqual(progressFigures(5, 10, 10_000), {
+    done: 5,
+    total: 10,
+    elapsedMs: 10_000,
+    ratePerS: 0.5,
+    etaMs: 10_000,
+  });
 });

@@ -110,7 +110,12 @@ Deno.test("gradeOutcome() grades ARC: acc and acc_norm from choice log-likelihoo
   assert.equal(record.samplesCorrect, 1);
   // n=2, c=1, k=2 -> 1.
   assert.equal(record.passAtK, 1);
-  const scoredOnly = gradeOutcome(arcQuery, "greedy", { samplesUsed: 0, k: 0, choiceLogLikelihoods: [-1, -6, -5] }, MEASURED);
+  const scoredOnly = gradeOutcome(
+    arcQuery,
+    "greedy",
+    { samplesUsed: 0, k: 0, choiceLogLikelihoods: [-1, -6, -5] },
+    MEASURED,
+  );
   assert.equal(scoredOnly.correct, null);
   assert.equal(scoredOnly.acc, false);
 });
@@ -128,7 +133,10 @@ Deno.test("gradeOutcome() rejects an outcome that lacks what the task needs", ()
     () => gradeOutcome(arcQuery, "qeil", { samplesUsed: 1, k: 1, choiceLogLikelihoods: [-1, -2] }, MEASURED),
     /2 log-likelihoods for 3 choices/,
   );
-  assert.throws(() => gradeOutcome(wikiQuery, "qeil", { samplesUsed: -1, k: 1, logLikelihood: -1 }, MEASURED), /samplesUsed/);
+  assert.throws(
+    () => gradeOutcome(wikiQuery, "qeil", { samplesUsed: -1, k: 1, logLikelihood: -1 }, MEASURED),
+    /samplesUsed/,
+  );
   assert.throws(
     () =>
       gradeOutcome(gsmQuery, "qeil", {

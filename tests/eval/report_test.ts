@@ -40,7 +40,11 @@ function rec(task: TaskName, mode: ModeName, i: number, fields: Partial<QueryRec
 /** Four GSM8K queries per mode with hand-picked figures. */
 function gsmRecords(): QueryRecord[] {
   const out: QueryRecord[] = [];
-  const correct = { standard: [true, true, false, true], qeil: [true, false, true, true], greedy: [false, false, true, true] };
+  const correct = {
+    standard: [true, true, false, true],
+    qeil: [true, false, true, true],
+    greedy: [false, false, true, true],
+  };
   const energyJ = { standard: [10, 12, 8, 10], qeil: [2, 3, 2, 3], greedy: [5, 5, 5, 5] };
   const latencyMs = { standard: [100, 200, 300, 400], qeil: [90, 110, 350, 150], greedy: [500, 500, 500, 500] };
   for (const mode of ["standard", "qeil", "greedy"] as const) {
@@ -65,10 +69,20 @@ function gsmRecords(): QueryRecord[] {
   return out;
 }
 
-const SETTINGS = { tasks: ["gsm8k" as const], modes: ["standard" as const, "greedy" as const, "qeil" as const], order: "williams" as const };
+const SETTINGS = {
+  tasks: ["gsm8k" as const],
+  modes: ["standard" as const, "greedy" as const, "qeil" as const],
+  order: "williams" as const,
+};
 
 Deno.test("buildReport() aggregates per-query records into the --json shape", () => {
-  const result = buildReport({ header: HEADER, records: gsmRecords(), tasks: ["gsm8k"], modes: ["standard", "greedy", "qeil"], settings: SETTINGS });
+  const result = buildReport({
+    header: HEADER,
+    records: gsmRecords(),
+    tasks: ["gsm8k"],
+    modes: ["standard", "greedy", "qeil"],
+    settings: SETTINGS,
+  });
   const json = JSON.parse(JSON.stringify(result.report));
   assert.deepEqual(Object.keys(json), ["board", "model", "costShape", "tasks"]);
   assert.deepEqual(Object.keys(json.tasks), ["gsm8k"]);
@@ -116,7 +130,13 @@ Deno.test("buildReport() aggregates per-query records into the --json shape", ()
 });
 
 Deno.test("checkTargets() reports met targets with their figures", () => {
-  const result = buildReport({ header: HEADER, records: gsmRecords(), tasks: ["gsm8k"], modes: ["standard", "greedy", "qeil"], settings: SETTINGS });
+  const result = buildReport({
+    header: HEADER,
+    records: gsmRecords(),
+    tasks: ["gsm8k"],
+    modes: ["standard", "greedy", "qeil"],
+    settings: SETTINGS,
+  });
   const byId = Object.fromEntries(result.targets.map((t) => [t.id, t]));
   assert.deepEqual(result.targets.map((t) => [t.id, t.scope, t.status]), [
     ["energy", "gsm8k", "met"],
@@ -138,7 +158,13 @@ Deno.test("checkTargets() says which targets are not met and why", () => {
     if (r.index === 1) return { ...r, answered: false, error: "TimeoutError: npu hung", latencyMs: 900 };
     return { ...r, latencyMs: 800 };
   });
-  const result = buildReport({ header: HEADER, records, tasks: ["gsm8k"], modes: ["standard", "qeil"], settings: SETTINGS });
+  const result = buildReport({
+    header: HEADER,
+    records,
+    tasks: ["gsm8k"],
+    modes: ["standard", "qeil"],
+    settings: SETTINGS,
+  });
   const byId = Object.fromEntries(result.targets.map((t) => [t.id, t]));
   assert.equal(byId.energy.status, "not met");
   assert.match(byId.energy.figures, /qeil 4.25 J\/query, standard 10 J\/query: ratio 0.425/);
@@ -150,7 +176,10 @@ Deno.test("checkTargets() says which targets are not met and why", () => {
   assert.equal(byId.throttle.figures, "qeil 1 event(s), standard 0");
   assert.equal(byId.answered.status, "not met");
   // Records of modes not asked for (greedy here) stay out of the report and the checks.
-  assert.equal(byId.answered.figures, "answered: standard 4/4, qeil 3/4; first failure: gsm8k/1 qeil: TimeoutError: npu hung");
+  assert.equal(
+    byId.answered.figures,
+    "answered: standard 4/4, qeil 3/4; first failure: gsm8k/1 qeil: TimeoutError: npu hung",
+  );
   assert.equal(result.report.tasks.gsm8k!.modes.greedy, undefined);
   assert.equal(result.records.length, 8);
 });

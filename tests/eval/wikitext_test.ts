@@ -54,7 +54,10 @@ Deno.test("wikitextDetokenize() undoes WikiText's spaced tokens", () => {
     ' == Career ==\nThe 2,000-seat hall (built 1.5 km away), "big".\n',
   );
   // lm-eval's quote rule pairs the two apostrophes and squeezes the words between them, quirk included.
-  assert.equal(wikitextDetokenize("the players ' union 's N members at 20 \u00b0 C"), "the players'union's 1 members at 20\u00b0C");
+  assert.equal(
+    wikitextDetokenize("the players ' union 's N members at 20 \u00b0 C"),
+    "the players'union's 1 members at 20\u00b0C",
+  );
 });
 
 Deno.test("lmEvalWordCount() counts like Python's len(re.split(r'\\s+', text))", () => {
