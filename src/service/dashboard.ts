@@ -507,7 +507,9 @@ export function createDashboard(feed: DashboardFeed, options: DashboardOptions =
         new Response(JSON.stringify(await feed.snapshot()), {
           headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-cache" },
         }));
-      app.get("/v1/events", () => {
+      app.get("/v1/events", (c) => {
+        // Hono answers HEAD through the GET route and drops the body uncancelled: open no stream for it.
+        if (c.req.method === "HEAD") return new Response(null, { headers: { "content-type": "text/event-stream" } });
         if (closed) {
           return errorResponse(
             new HttpError(503, "ShuttingDown", "the service is shutting down", { "retry-after": "2" }),

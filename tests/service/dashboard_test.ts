@@ -208,6 +208,10 @@ Deno.test("the dashboard's routes are read-only without a token while POST /v1/i
   await events.body!.cancel();
   const post = await app.request("/v1/infer", { method: "POST", body: JSON.stringify({ prompt: "hi" }) });
   assert.equal(post.status, 401);
+  const head = await app.request("/v1/events", { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.match(head.headers.get("content-type")!, /^text\/event-stream/);
+  assert.equal(s.hub.listeners, 0, "HEAD opens no stream");
   const wrong = await app.request("/v1/events", { method: "POST" });
   assert.equal(wrong.status, 405);
   assert.equal(wrong.headers.get("allow"), "GET, HEAD");

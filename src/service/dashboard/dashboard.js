@@ -110,7 +110,9 @@
     if (!(span > 0)) return [lo];
     const raw = span / count;
     const mag = Math.pow(10, Math.floor(Math.log10(raw)));
-    const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+    // The round step nearest to the ideal one (on a log scale).
+    let step = mag;
+    for (const m of [2, 5, 10]) if (Math.abs(Math.log(m * mag / raw)) < Math.abs(Math.log(step / raw))) step = m * mag;
     const out = [];
     for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(v);
     return out;
@@ -320,8 +322,10 @@
 
   function drawSeries(canvas, points, ch, unit, periodMs) {
     const { ctx, w, h: ht } = prepare(canvas);
-    const windowMs = Math.max(60_000, MAX_POINTS * periodMs);
     const t1 = points.length ? points[points.length - 1].timestampMs : 0;
+    // The time axis grows with the data up to MAX_POINTS periods, then scrolls.
+    const spanMs = points.length ? t1 - points[0].timestampMs : 0;
+    const windowMs = Math.min(MAX_POINTS * periodMs, Math.max(20 * periodMs, spanMs));
     const t0 = t1 - windowMs;
     const shown = points.filter((p) => p.timestampMs >= t0);
     const values = shown.map((p) => p[ch.key]).filter((v) => v !== null && v !== undefined);
@@ -362,19 +366,28 @@
       const label = ch.key === "utilization" ? Math.round(v * 100) + "%" : tickText(v);
       ctx.fillText(label, 2, Math.min(ht - 6, Math.max(6, y(v))));
     }
-    // Trip lines: dashed, each with its type written on it.
-    ctx.textBaseline = "bottom";
-    for (const t of trips) {
+    // Trip lines: dashed, each with its type written on it; labels of close lines sit side by side.
+    ctx.textBaseline = "middle";
+    let prev = null;
+    for (const t of [...trips].sort((a, b) => b.tempC - a.tempC)) {
+      const ty = y(t.tempC);
       ctx.strokeStyle = t.type === "critical" ? "#a4161a" : "#c2571a";
       ctx.setLineDash(t.type === "critical" ? [2, 2] : [6, 3]);
       ctx.beginPath();
-      ctx.moveTo(left, y(t.tempC));
-      ctx.lineTo(w - right, y(t.tempC));
+      ctx.moveTo(left, ty);
+      ctx.lineTo(w - right, ty);
       ctx.stroke();
       ctx.setLineDash([]);
-      ctx.fillStyle = ctx.strokeStyle;
       const label = t.type + " " + Math.round(t.tempC) + "°";
-      ctx.fillText(label, w - right - ctx.measureText(label).width - 2, y(t.tempC) - 1);
+      const tw = ctx.measureText(label).width;
+      let lx = w - right - tw - 3;
+      if (prev && Math.abs(prev.y - ty) < 11) lx = prev.x - tw - 8;
+      const ly = Math.min(ht - 6, Math.max(6, ty));
+      ctx.fillStyle = "rgba(250,251,252,0.9)";
+      ctx.fillRect(lx - 2, ly - 6, tw + 4, 12);
+      ctx.fillStyle = ctx.strokeStyle;
+      ctx.fillText(label, lx, ly);
+      prev = { x: lx, y: ty };
     }
     // The series, with a gap wherever a reading failed.
     ctx.strokeStyle = ch.color;
