@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createSampler, discoverBoard, type Sampler } from "../../src/hal/mod.ts";
+import { createSampler, discoverBoard } from "../../src/hal/mod.ts";
 import { createSimBoard, type SimBoard } from "../../src/sim/mod.ts";
 import {
   createProgress,
@@ -133,10 +133,9 @@ async function simSetup(seed: number) {
   const root = await Deno.makeTempDir({ prefix: "qeil-eval-harness-" });
   const sim = await createSimBoard({ profileId: "rk3588", root, seed });
   const board = await discoverBoard(root, { clock: sim.clock });
-  let sampler: Sampler | undefined;
-  const telemetry = new RunTelemetry({ sampleNow: () => sampler!.sampleOnce() });
-  sampler = createSampler({ board, periodMs: 100, clock: sim.clock, onSample: (s) => telemetry.add(s) });
-  const off = sim.onStep(() => sampler!.sampleOnce().then(() => undefined));
+  const telemetry = new RunTelemetry({ sampleNow: () => sampler.sampleOnce() });
+  const sampler = createSampler({ board, periodMs: 100, clock: sim.clock, onSample: (s) => telemetry.add(s) });
+  const off = sim.onStep(() => sampler.sampleOnce().then(() => undefined));
   return {
     sim,
     telemetry,

@@ -6,9 +6,8 @@ import { ScriptedBoard } from "./_samples.ts";
 
 /** A telemetry fed by a HAL sampler over `board`. */
 function telemetryOver(board: { read(): Promise<Sample> }): { telemetry: RunTelemetry; sampler: Sampler } {
-  let sampler: Sampler | undefined;
-  const telemetry = new RunTelemetry({ sampleNow: () => sampler!.sampleOnce() });
-  sampler = createSampler({ board, periodMs: 100, onSample: (s) => telemetry.add(s) });
+  const telemetry = new RunTelemetry({ sampleNow: () => sampler.sampleOnce() });
+  const sampler = createSampler({ board, periodMs: 100, onSample: (s) => telemetry.add(s) });
   return { telemetry, sampler };
 }
 
@@ -90,9 +89,8 @@ Deno.test("RunTelemetry over a simulated rk3588: energy from its rails, time fro
   await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 3 });
   const board = await discoverBoard(root, { clock: sim.clock });
   const samples: Sample[] = [];
-  let sampler: Sampler | undefined;
-  const telemetry = new RunTelemetry({ sampleNow: () => sampler!.sampleOnce() });
-  sampler = createSampler({
+  const telemetry = new RunTelemetry({ sampleNow: () => sampler.sampleOnce() });
+  const sampler = createSampler({
     board,
     periodMs: 100,
     clock: sim.clock,
@@ -102,7 +100,7 @@ Deno.test("RunTelemetry over a simulated rk3588: energy from its rails, time fro
     },
   });
   // Sample after every physics step, as a service driving the simulator in virtual time does.
-  const off = sim.onStep(() => sampler!.sampleOnce().then(() => undefined));
+  const off = sim.onStep(() => sampler.sampleOnce().then(() => undefined));
   await sim.advance(200);
   const window = await telemetry.begin("work");
   const [run] = await sim.execute([{ unitId: "cpu_big", flops: 2e10, bytes: 4e8, precision: "fp32" }]);
