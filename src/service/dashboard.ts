@@ -394,11 +394,12 @@ class EventStream {
     void this.#heartbeats();
   }
 
-  /** Ends the stream; `closeBody` when the client has not already cancelled it. */
+  /** Ends the stream from the server's side (the client sees the body end). */
   close(): void {
     this.#finish(true);
   }
 
+  /** Releases the subscription and the heartbeat; `closeBody` unless the client cancelled the body itself. */
   #finish(closeBody: boolean): void {
     if (this.#closed) return;
     this.#closed = true;
