@@ -326,7 +326,7 @@ export function checkTargets(
         target: energyTarget,
         figures: `qeil ${fmt(q.joulesPerQuery)} J/query, standard ${fmt(s.joulesPerQuery)} J/query: ratio ${
           fmt(ratio)
-        } (${pct(1 - ratio)} less)`,
+        } (${ratio <= 1 ? `${pct(1 - ratio)} less` : `${pct(ratio - 1)} more`})`,
       });
     }
 

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { buildReport, type CostShapeInfo, describeCostShape, type QueryRecord } from "../../src/eval/mod.ts";
+import {
+  buildReport,
+  checkTargets,
+  type CostShapeInfo,
+  describeCostShape,
+  type QueryRecord,
+} from "../../src/eval/mod.ts";
 import type { DecoderShape } from "../../src/core/mod.ts";
 import type { ModeName, TaskName } from "../../src/eval/mod.ts";
 
@@ -167,7 +173,7 @@ Deno.test("checkTargets() says which targets are not met and why", () => {
   });
   const byId = Object.fromEntries(result.targets.map((t) => [t.id, t]));
   assert.equal(byId.energy.status, "not met");
-  assert.match(byId.energy.figures, /qeil 4.25 J\/query, standard 10 J\/query: ratio 0.425/);
+  assert.equal(byId.energy.figures, "qeil 4.25 J/query, standard 10 J/query: ratio 0.425 (57.5% less)");
   assert.equal(byId.latency.status, "not met");
   assert.equal(byId.accuracy.status, "not met");
   // qeil: index 0 now wrong, index 1 still graded false -> correct [false, false, true, true] = 50% vs 75%.
@@ -204,6 +210,7 @@ Deno.test("checkTargets() holds accuracy within exactly 1 point and pools tasks 
   assert.equal(find("accuracy", "arc_challenge").figures, "qeil 51.0%, standard 50.0%: +1.0 points");
   assert.equal(find("accuracy", "wikitext").status, "not applicable");
   assert.equal(find("energy", "wikitext").status, "not met");
+  assert.equal(find("energy", "wikitext").figures, "qeil 3 J/query, standard 8 J/query: ratio 0.375 (62.5% less)");
   // Pooled: qeil (100 + 3) / 101, standard (400 + 8) / 101 -> ratio 103 / 408.
   assert.match(find("energy", "all").figures, /ratio 0.252/);
   assert.equal(find("energy", "all").status, "not met");
@@ -254,4 +261,14 @@ Deno.test("describeCostShape() states a decoder shape's origin and size", () => 
     hiddenSize: 64,
     weightPrecision: "fp32",
   });
+});
+
+Deno.test("checkTargets() says how much more energy qeil used when it used more", () => {
+  const records = [
+    rec("gsm8k", "standard", 0, { energyJ: 2, correct: true }),
+    rec("gsm8k", "qeil", 0, { energyJ: 3, correct: true }),
+  ];
+  const [energy] = checkTargets(records, ["gsm8k"], ["standard", "qeil"]);
+  assert.equal(energy.status, "not met");
+  assert.equal(energy.figures, "qeil 3 J/query, standard 2 J/query: ratio 1.5 (50.0% more)");
 });
