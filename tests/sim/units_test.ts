@@ -37,7 +37,10 @@ Deno.test("computeRates() shares the bus only when concurrent demand exceeds it"
   npu.active = stream("int8");
   computeRates([cpu, npu], priors.busBandwidthBytesPerS);
   const demand = cpu.priors.bandwidthBytesPerS + npu.priors.bandwidthBytesPerS;
-  const share = Math.min(1, priors.busBandwidthBytesPerS / (aloneBytesPerS + npu.priors.bandwidthBytesPerS * 0.65));
+  const share = Math.min(
+    1,
+    priors.busBandwidthBytesPerS / (aloneBytesPerS + npu.priors.bandwidthBytesPerS * npu.priors.memoryEfficiency),
+  );
   assert.ok(share < 1 && demand > priors.busBandwidthBytesPerS);
   assert.ok(Math.abs(cpu.bytesPerS / aloneBytesPerS - share) < 1e-9);
   cpu.hung = true;

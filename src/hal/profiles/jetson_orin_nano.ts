@@ -5,6 +5,7 @@
  */
 import type { OperatingPoint } from "../../core/mod.ts";
 import type { BoardProfile } from "../profile.ts";
+import type { RuntimeFamilies } from "./runtimes.ts";
 
 const GIB = 1024 ** 3;
 
@@ -221,4 +222,9 @@ export const jetsonOrinNano: BoardProfile = {
       "thermal R and tau: estimates for the dev kit's fan heatsink",
     ],
   },
+};
+
+/** Runtime families measured on the Orin Nano (see runtimes.ts); each unit's priors describe `base`. */
+export const jetsonOrinNanoRuntimes: RuntimeFamilies = {
+  gpu: { base: "mlc-llm", others: {} },
 };

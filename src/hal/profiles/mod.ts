@@ -6,11 +6,13 @@ import { ConfigError } from "../../core/mod.ts";
 import type { BoardProfile } from "../profile.ts";
 import { generic } from "./generic.ts";
 import { imx8mp } from "./imx8mp.ts";
-import { jetsonOrinNano } from "./jetson_orin_nano.ts";
+import { jetsonOrinNano, jetsonOrinNanoRuntimes } from "./jetson_orin_nano.ts";
 import { raspberryPi5 } from "./raspberry_pi_5.ts";
-import { rk3588 } from "./rk3588.ts";
+import { rk3588, rk3588Runtimes } from "./rk3588.ts";
+import type { RuntimeFamilies } from "./runtimes.ts";
 
 export { type GenericPolicy, specialiseGeneric } from "./generic.ts";
+export { priorsForRuntimes, type RuntimeEfficiencyPrior, type RuntimeFamilies, type UnitRuntimes } from "./runtimes.ts";
 
 /** Every profile, specific boards first and `generic` last. */
 const PROFILES: readonly BoardProfile[] = [rk3588, jetsonOrinNano, raspberryPi5, imx8mp, generic];
@@ -33,6 +35,20 @@ export function getProfile(id: string): BoardProfile {
     );
   }
   return profile;
+}
+
+/** Runtime families with measured efficiencies, per profile id (boards without measurements have none). */
+const RUNTIMES: Readonly<Record<string, RuntimeFamilies>> = {
+  [rk3588.id]: rk3588Runtimes,
+  [jetsonOrinNano.id]: jetsonOrinNanoRuntimes,
+};
+
+/**
+ * The runtime families whose achieved efficiencies a profile knows, per unit
+ * (see runtimes.ts); empty for a profile without measurements.
+ */
+export function runtimeFamilies(profileId: string): RuntimeFamilies {
+  return RUNTIMES[getProfile(profileId).id] ?? {};
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type { OperatingPoint } from "../../core/mod.ts";
 import { type BoardProfile, simulatedRails } from "../profile.ts";
+import type { RuntimeFamilies } from "./runtimes.ts";
 
 const MHZ = 1e6;
 const GIB = 1024 ** 3;
@@ -173,11 +174,13 @@ export const rk3588: BoardProfile = {
         label: "4x Cortex-A76 @ 2.4 GHz",
         opps: A76_OPPS,
         // A76: 2x128-bit FMA = 16 FLOP/clk fp32; fp16 twice; SDOT int8 four
-        // times; int4 has no native MAC (llama.cpp unpacks nibbles first), so
-        // it is taken as a quarter of the int8 rate.
-        peakOpsPerS: { fp32: 153.6e9, fp16: 307.2e9, int8: 614.4e9, int4: 153.6e9 },
+        // times. int4 has no native MAC: llama.cpp unpacks the nibbles (and
+        // applies Q4_1's min) around every SDOT, so int4 runs at about a third
+        // of the int8 rate, which is what its Q4_1 decode shows (sources).
+        peakOpsPerS: { fp32: 153.6e9, fp16: 307.2e9, int8: 614.4e9, int4: 204.8e9 },
         bandwidthBytesPerS: 22e9,
-        computeEfficiency: 0.21,
+        // llama.cpp pp512 Q8_0 reaches 0.170 (Gemma-3-1B) and 0.180 (Ministral-3-3B) of the int8 peak.
+        computeEfficiency: 0.175,
         memoryEfficiency: 0.95,
         idlePowerW: 0.12,
         leakagePowerW: 0.15,
@@ -185,17 +188,20 @@ export const rk3588: BoardProfile = {
         leakageKappaPerK: 0.03,
         // ~4.2 W dynamic for the cluster at 2.4 GHz / 1.0 V under all-core load.
         ceffF: 1.75e-9,
-        // Memory-bound decode keeps four cores and the cache hierarchy busy; the
-        // per-byte figure carries that (DRAM alone: 160-320 pJ/B per Horowitz
-        // ISSCC 2014), fitted so llama.cpp decode lands near 7.4 W at the wall.
-        energyPerByteJ: 200e-12,
+        // Memory-bound decode keeps four cores and the cache hierarchy busy
+        // while DASI (the compute share) stays ~0.07, so the per-byte figure
+        // carries the cores' work too (DRAM alone: 160-320 pJ/B per Horowitz,
+        // ISSCC 2014); fitted to the wall power of llama.cpp decode.
+        energyPerByteJ: 250e-12,
         powerGateable: false,
         thermalZone: "bigcore0",
         sources: [
           "boards.md 1.7: 4x A76 up to 2.4 GHz, fp32 peak 4 x 2.4 GHz x 16 = 153.6 GFLOP/s [DERIVED]",
-          "fp16 2x, int8 (SDOT) 4x the fp32 rate; int4 = int8/4: estimates",
-          "bandwidth: boards.md 1.7 STREAM copy 22.0 GB/s; memoryEfficiency 0.95 reproduces llama.cpp Q8_0 decode 19.5 tok/s (Gemma-3-1B, ~1.07 GB) = 20.9 GB/s (DESIGN.md 3)",
-          "computeEfficiency: llama.cpp prefill 73 tok/s Gemma-3-1B (0.24) and 17.5 tok/s Ministral-3B (0.19) (DESIGN.md 3)",
+          "fp16 2x, int8 (SDOT) 4x the fp32 rate: estimates",
+          "int4 = int8/3, fitted: llama.cpp issue 17783 decodes Llama-3.2-1B Q4_1 at 13.2 tok/s on the A76 (llama-server, short prompt) = 2.47 GFLOP/token x 13.2 = 32.6 GOPS, compute-bound (its 0.77 GB of weights x 13.2 = 10 GB/s is half the bandwidth); 204.8 GOPS x 0.175 predicts 14.4 tok/s",
+          "bandwidth: boards.md 1.7 STREAM copy 22.0 GB/s; memoryEfficiency 0.95 reproduces llama.cpp tg128 Q8_0 decode of Gemma-3-1B, 19.5 tok/s x 1.06 GB read per token = 20.7 GB/s (llama.cpp PR 24972; Ministral-3-3B: 6.1 x 3.64 GB = 22.2 GB/s, predicted -8%)",
+          "computeEfficiency 0.175: llama.cpp PR 24972 pp512 Q8_0, Gemma-3-1B 73.3 tok/s x 1.42 GFLOP/token = 104 GOPS = 0.170 of 614.4 GOPS; Ministral-3-3B 17.5 tok/s x 6.16 GFLOP/token = 108 GOPS = 0.176 (FLOPs from the published configs, tests/physics/anchors_test.ts)",
+          "energyPerByteJ 250 pJ/B: fitted so whole-board tg128 decode power is 7.2 W for Gemma-3-1B and 7.1 W for Ministral-3-3B (llama.cpp PR 24972: 7.4 and 7.2 W)",
           "power: boards.md 1.6 idle <2 W, +~6 W all-core; DESIGN.md 3 llama.cpp A76 decode 7.2-7.4 W; idle/leakage/C_eff split: estimates",
           VOLTAGE_SOURCE,
         ],
@@ -258,12 +264,13 @@ export const rk3588: BoardProfile = {
         opps: GPU_NPU_OPPS,
         peakOpsPerS: { int8: 6e12, int4: 6e12, fp16: 3e12 },
         bandwidthBytesPerS: 33.8e9,
-        // RKLLM decode implies 27-28 GB/s (resident MB x tok/s), llama.cpp's RKNPU
-        // backend 17.5-25 GB/s; 22 GB/s keeps every DESIGN.md 3 anchor row
-        // within +-30% (RKLLM rows -21%, llama.cpp Gemma-3-1B +25%).
-        memoryEfficiency: 0.65,
-        // RKLLM w8a8 TTFT rows imply 0.16-0.19 of 6 TOPS, llama.cpp RKNPU prefill 0.13-0.14.
-        computeEfficiency: 0.15,
+        // Decode: weights read per token x tok/s imply 0.62-0.86 of 33.8 GB/s
+        // under RKLLM and 0.52-0.76 under llama.cpp's RKNPU2 backend; one
+        // value meets every row (sources).
+        memoryEfficiency: 0.67,
+        // Prefill: RKLLM (the whole graph on the NPU) reaches 0.105-0.171 of
+        // 6 TOPS; llama.cpp's RKNPU2 backend less (rk3588Runtimes below).
+        computeEfficiency: 0.135,
         idlePowerW: 0.1,
         leakagePowerW: 0.08,
         leakageRefTempC: 25,
@@ -274,7 +281,8 @@ export const rk3588: BoardProfile = {
         thermalZone: "npu",
         sources: [
           "boards.md 1.7: 3 cores, 6 TOPS int8 total at 1 GHz [SRC]; fp16 about half [UNSURE]; int4 = int8 rate: estimate (UNSURE)",
-          "effective decode bandwidth and computeEfficiency: DESIGN.md 3 anchors (rknn-llm benchmark.md, llama.cpp PR 24972)",
+          "computeEfficiency 0.135 (runtime family rkllm): rknn-llm benchmark.md w8a8 TTFT of 128-token prompts, 145.9 ms Qwen2-0.5B (92.6 GFLOP) = 0.105 of 6 TOPS, 243.9 ms TinyLlama-1.1B = 0.171, 378.3 ms Qwen2.5-1.5B = 0.150, 1017 ms Phi-3-mini = 0.157; 0.135 is the geometric centre of the extremes (TTFT -22% / +27%)",
+          "memoryEfficiency 0.67 (22.6 GB/s): decode rate x weight bytes read per token, rknn-llm benchmark.md (64 tokens after 128) 20.8-29.0 GB/s, llama.cpp PR 24972 tg128 Q8_0 17.7 GB/s (Gemma-3-1B) and 25.7 GB/s (Ministral-3-3B); worst rows Gemma-3-1B +28%, Phi-3-mini -22%",
           "power: DESIGN.md 3 llama.cpp RKNPU decode 3.0-3.2 W at the wall; C_eff/idle/leakage split: estimates (no per-unit NPU power figure, boards.md 1.7)",
           VOLTAGE_SOURCE,
         ],
@@ -288,5 +296,31 @@ export const rk3588: BoardProfile = {
       "thermal R and tau: estimates for a passively cooled board (heatsink, no fan), chosen so sustained full CPU load reaches ~76-80 °C",
       "memoryTotalBytes: 8 GiB SKU (ROCK 5B / Orange Pi 5 ship 4-32 GB); the HAL reports the real MemTotal",
     ],
+  },
+};
+
+/**
+ * Runtime families measured on the RK3588 (see runtimes.ts); each unit's
+ * priors describe its `base` family. The NPU has two: RKLLM compiles the whole
+ * decoder for the NPU, while llama.cpp's RKNPU2 backend (PR 24972) offloads
+ * only the matrix products and runs attention, norms and activations on the
+ * CPU, so it reaches less of the NPU's compute roof in prefill. No single
+ * compute efficiency meets both families' rows within ±30% (RKLLM needs
+ * 0.131-0.150, llama.cpp's Gemma-3-1B row 0.063-0.117).
+ */
+export const rk3588Runtimes: RuntimeFamilies = {
+  cpu_big: { base: "llama.cpp-cpu", others: {} },
+  gpu: { base: "llama.cpp-vulkan", others: {} },
+  npu: {
+    base: "rkllm",
+    others: {
+      "llama.cpp-rknpu2": {
+        computeEfficiency: 0.107,
+        sources: [
+          "llama.cpp PR 24972 pp512 Q8_0 on the RKNPU2 backend: Gemma-3-1B 378.6 tok/s x 1.42 GFLOP/token = 0.54 TOPS = 0.090 of 6 TOPS; Ministral-3-3B 120.9 tok/s x 6.16 GFLOP/token = 0.75 TOPS = 0.124; 0.107 is the geometric centre (prefill +19% / -16%)",
+          "decode bandwidth: the NPU's memoryEfficiency prior (0.67) meets this family's rows too (Gemma-3-1B +28%, Ministral-3-3B -12%)",
+        ],
+      },
+    },
   },
 };
