@@ -1,19 +1,24 @@
 /**
- * Runs a Deno entry file on arm64 under qemu-user: the aarch64 Deno of the
+ * Runs Deno entry files on arm64 under qemu-user: the aarch64 Deno of the
  * pinned version (npm @deno/linux-arm64-glibc, cached in out/cache), the
  * repository's node_modules (onnxruntime-node ships its linux/arm64 binaries
  * there), and the arm64 glibc/libstdc++ of Debian's cross packages.
  *
  * onnxruntime's cpuinfo reads /proc/cpuinfo to identify the cores and crashes
- * on the host's x86 text, so the run happens in a private mount namespace where
- * an arm64 cpuinfo (Cortex-A76 cores, as many as the host has) is bind-mounted
- * over /proc/cpuinfo: `unshare -m` as root, `unshare -rm` (a user namespace)
- * otherwise. Nothing outside the run sees it.
+ * on the host's x86 text, so each run happens in a private mount namespace
+ * where an arm64 cpuinfo (Cortex-A76 cores, as many as the host has) is
+ * bind-mounted over /proc/cpuinfo: `unshare -m` as root, `unshare -rm` (a user
+ * namespace) otherwise. Nothing outside the run sees it.
+ *
+ * The arm64 Deno resolves npm packages from the node_modules the host Deno
+ * installed (`--node-modules-dir=manual`) and never fetches anything
+ * (`--cached-only`): under qemu a download of every package would take
+ * minutes, and the packages are the same files on both architectures.
  *
  * Usage: deno run -A scripts/arm64_smoke.ts ENTRY [ARGS...]
  * Env:   ARM64_DENO   an aarch64 deno binary to use instead of the npm one
  *        QEMU         qemu-user binary (default: qemu-aarch64-static, then qemu-aarch64)
- *        DENO_FLAGS   flags for `deno run` (default: the `qeil` task's permission flags)
+ *        DENO_FLAGS   permission flags for `deno run` (default: the `qeil` task's)
  *        QEIL_SHIP_CACHE  npm tarball cache (default: out/cache)
  * Exit:  the entry's exit code; 2 when the host lacks qemu, the cross libraries or namespaces.
  *
@@ -23,6 +28,7 @@
 import {
   defaultShipCache,
   denoRuntime,
+  elfMachine,
   pinnedDenoVersion,
   REPO_ROOT,
   servicePermissionFlags,
@@ -32,6 +38,8 @@ import {
 /** Sysroot of Debian's arm64 cross libraries. */
 export const ARM64_SYSROOT = "/usr/aarch64-linux-gnu";
 export const APT_PACKAGES = ["qemu-user-static", "libc6-arm64-cross", "libstdc++6-arm64-cross"];
+/** How the arm64 Deno finds npm packages: the host-installed node_modules, offline. */
+export const ARM64_RESOLUTION_FLAGS = ["--node-modules-dir=manual", "--cached-only"];
 
 /** What is missing on this host to run arm64 code, or an empty list. */
 export async function arm64HostProblems(
@@ -42,7 +50,7 @@ export async function arm64HostProblems(
   for (const lib of ["lib/ld-linux-aarch64.so.1", "lib/libc.so.6", "lib/libstdc++.so.6"]) {
     if (!(await isFile(`${ARM64_SYSROOT}/${lib}`))) problems.push(`${ARM64_SYSROOT}/${lib} is missing`);
   }
-  if (!(await which("unshare"))) problems.push("no unshare (util-linux) on PATH");
+  if (!(await which("unshare", env))) problems.push("no unshare (util-linux) on PATH");
   return problems;
 }
 
@@ -54,16 +62,16 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-async function which(name: string): Promise<string | undefined> {
-  for (const dir of (Deno.env.get("PATH") ?? "/usr/bin:/bin").split(":")) {
+async function which(name: string, env: Record<string, string | undefined>): Promise<string | undefined> {
+  for (const dir of (env.PATH ?? "/usr/bin:/bin").split(":")) {
     if (dir && await isFile(`${dir}/${name}`)) return `${dir}/${name}`;
   }
   return undefined;
 }
 
 async function findQemu(env: Record<string, string | undefined>): Promise<string | undefined> {
-  if (env.QEMU) return (await isFile(env.QEMU)) ? env.QEMU : await which(env.QEMU);
-  return (await which("qemu-aarch64-static")) ?? await which("qemu-aarch64");
+  if (env.QEMU) return (await isFile(env.QEMU)) ? env.QEMU : await which(env.QEMU, env);
+  return (await which("qemu-aarch64-static", env)) ?? await which("qemu-aarch64", env);
 }
 
 /** An arm64 /proc/cpuinfo with one Cortex-A76 entry per possible host CPU. */
@@ -94,17 +102,49 @@ export async function arm64CpuInfo(): Promise<string> {
   return entries.join("\n") + "\n";
 }
 
-/** Options of `runArm64`. */
-export interface Arm64RunOptions {
-  /** Output handling of the child. @default "inherit" */
-  stdout?: "inherit" | "piped";
-  stderr?: "inherit" | "piped";
-  env?: Record<string, string | undefined>;
+/** Options of `openArm64Env`. */
+export interface Arm64EnvOptions {
+  /** Host environment: QEMU, ARM64_DENO, DENO_FLAGS, QEIL_SHIP_CACHE and PATH are read from it. @default Deno.env */
+  hostEnv?: Record<string, string | undefined>;
+  /** Folder of downloaded npm tarballs. @default env.QEIL_SHIP_CACHE, else out/cache */
+  cacheDir?: string;
 }
 
-/** Runs `entry` with `args` on arm64 Deno under qemu; resolves with the child's output. */
-export async function runArm64(entry: string, args: readonly string[], options: Arm64RunOptions = {}) {
-  const env = options.env ?? Deno.env.toObject();
+/** Options of one `Arm64Env.run`. */
+export interface Arm64RunOptions {
+  /** Permission flags of `deno run`. @default the `qeil` task's flags (or env DENO_FLAGS) */
+  denoFlags?: readonly string[];
+  /** Extra environment of the child (on top of HOME, DENO_DIR and the telemetry switches). */
+  env?: Record<string, string>;
+  /** Output handling of the child. @default "inherit" */
+  stdout?: "inherit" | "piped";
+  /** @default "inherit" */
+  stderr?: "inherit" | "piped";
+  /** Kills the child when it aborts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A prepared arm64 environment: qemu, the aarch64 Deno, an arm64 cpuinfo and
+ * a private HOME and DENO_DIR shared by all its runs (so later runs reuse the
+ * V8 code cache of earlier ones). Dispose it to remove its folder.
+ */
+export interface Arm64Env extends AsyncDisposable {
+  /** qemu-user binary. */
+  readonly qemu: string;
+  /** aarch64 Deno binary. */
+  readonly deno: string;
+  /** Private folder of the environment (cpuinfo, home/, deno-dir/). */
+  readonly dir: string;
+  /** HOME of the runs. */
+  readonly home: string;
+  /** Runs `entry` with `args` (relative paths resolve against the caller's cwd; the child runs in the repository). */
+  run(entry: string, args: readonly string[], options?: Arm64RunOptions): Promise<Deno.CommandOutput>;
+}
+
+/** Prepares an arm64 environment. @throws Error naming what the host lacks and the packages to install */
+export async function openArm64Env(options: Arm64EnvOptions = {}): Promise<Arm64Env> {
+  const env = options.hostEnv ?? Deno.env.toObject();
   const problems = await arm64HostProblems(env);
   if (problems.length > 0) {
     throw new Error(
@@ -112,54 +152,95 @@ export async function runArm64(entry: string, args: readonly string[], options: 
     );
   }
   const qemu = (await findQemu(env))!;
-  const cache = env.QEIL_SHIP_CACHE ?? defaultShipCache();
-  const deno = env.ARM64_DENO ?? await denoRuntime(TARGETS.aarch64, await pinnedDenoVersion(), cache);
-  const flags = env.DENO_FLAGS?.trim() ? env.DENO_FLAGS.trim().split(/\s+/) : await servicePermissionFlags();
+  const cacheDir = options.cacheDir ?? env.QEIL_SHIP_CACHE ?? defaultShipCache();
+  const deno = env.ARM64_DENO ?? await denoRuntime(TARGETS.aarch64, await pinnedDenoVersion(), cacheDir);
+  const machine = await elfMachine(deno);
+  if (machine !== TARGETS.aarch64.elfMachine) {
+    throw new Error(`${deno}: ${machine === undefined ? "not an ELF binary" : `ELF machine ${machine}`}, not aarch64`);
+  }
+  const defaultFlags = env.DENO_FLAGS?.trim() ? env.DENO_FLAGS.trim().split(/\s+/) : await servicePermissionFlags();
 
   const ortBinding = `${REPO_ROOT}/node_modules/onnxruntime-node/bin/napi-v6/linux/arm64/onnxruntime_binding.node`;
   if (!(await isFile(ortBinding))) {
-    // The host Deno installs the npm packages (all platforms' ORT binaries come in the one package).
+    // The host Deno installs the npm packages (every platform's ORT binaries come in the one package).
     const out = await new Deno.Command(Deno.execPath(), { args: ["install"], cwd: REPO_ROOT, stderr: "inherit" })
       .output();
     if (!out.success || !(await isFile(ortBinding))) throw new Error(`${ortBinding} is missing after deno install`);
   }
 
-  // The child runs in the repository (its deno.json and node_modules); keep ENTRY where the caller meant.
-  const entryPath = entry.startsWith("/") || /^[a-z]+:/.test(entry) ? entry : `${Deno.cwd()}/${entry}`;
   const dir = await Deno.makeTempDir({ prefix: "qeil-arm64-" });
+  const home = `${dir}/home`;
+  const cpuinfo = `${dir}/cpuinfo`;
   try {
-    const cpuinfo = `${dir}/cpuinfo`;
+    await Deno.mkdir(home);
+    await Deno.mkdir(`${dir}/deno-dir`);
     await Deno.writeTextFile(cpuinfo, await arm64CpuInfo());
-    const isRoot = Deno.uid() === 0;
-    const ns = isRoot ? ["--mount", "--propagation", "private"] : ["--user", "--map-root-user", "--mount"];
-    const script = 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"';
-    const command = new Deno.Command("unshare", {
-      args: [
-        ...ns,
-        "sh",
-        "-c",
-        script,
-        "sh",
-        cpuinfo,
-        qemu,
-        "-L",
-        ARM64_SYSROOT,
-        deno,
-        "run",
-        ...flags,
-        entryPath,
-        ...args,
-      ],
-      cwd: REPO_ROOT,
-      env: { DENO_NO_UPDATE_CHECK: "1", ORT_DISABLE_TELEMETRY: "1", NO_COLOR: "1" },
-      stdin: "null",
-      stdout: options.stdout ?? "inherit",
-      stderr: options.stderr ?? "inherit",
-    });
-    return await command.output();
-  } finally {
+  } catch (error) {
     await Deno.remove(dir, { recursive: true });
+    throw error;
   }
+  const isRoot = Deno.uid() === 0;
+  const ns = isRoot ? ["--mount", "--propagation", "private"] : ["--user", "--map-root-user", "--mount"];
+  const script = 'mount --bind "$1" /proc/cpuinfo && shift && exec "$@"';
+
+  return {
+    qemu,
+    deno,
+    dir,
+    home,
+    run(entry, args, runOptions = {}) {
+      // The child runs in the repository (its deno.json and node_modules); keep ENTRY where the caller meant.
+      const entryPath = entry.startsWith("/") || /^[a-z]+:/.test(entry) ? entry : `${Deno.cwd()}/${entry}`;
+      const flags = runOptions.denoFlags ?? defaultFlags;
+      return new Deno.Command("unshare", {
+        args: [
+          ...ns,
+          "sh",
+          "-c",
+          script,
+          "sh",
+          cpuinfo,
+          qemu,
+          "-L",
+          ARM64_SYSROOT,
+          deno,
+          "run",
+          ...ARM64_RESOLUTION_FLAGS,
+          ...flags,
+          entryPath,
+          ...args,
+        ],
+        cwd: REPO_ROOT,
+        clearEnv: true,
+        env: {
+          PATH: "/usr/bin:/bin",
+          HOME: home,
+          DENO_DIR: `${dir}/deno-dir`,
+          DENO_NO_UPDATE_CHECK: "1",
+          ORT_DISABLE_TELEMETRY: "1",
+          NO_COLOR: "1",
+          ...runOptions.env,
+        },
+        stdin: "null",
+        stdout: runOptions.stdout ?? "inherit",
+        stderr: runOptions.stderr ?? "inherit",
+        ...(runOptions.signal ? { signal: runOptions.signal } : {}),
+      }).output();
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** Runs one entry on arm64 in an environment of its own; resolves with the child's output. */
+export async function runArm64(
+  entry: string,
+  args: readonly string[],
+  options: Arm64RunOptions & Arm64EnvOptions = {},
+): Promise<Deno.CommandOutput> {
+  await using arm64 = await openArm64Env(options);
+  return await arm64.run(entry, args, options);
 }
 
 if (import.meta.main) {
