@@ -50,7 +50,24 @@ export async function arm64HostProblems(
   for (const lib of ["lib/ld-linux-aarch64.so.1", "lib/libc.so.6", "lib/libstdc++.so.6"]) {
     if (!(await isFile(`${ARM64_SYSROOT}/${lib}`))) problems.push(`${ARM64_SYSROOT}/${lib} is missing`);
   }
-  if (!(await which("unshare", env))) problems.push("no unshare (util-linux) on PATH");
+  const unshare = await which("unshare", env);
+  if (!unshare) problems.push("no unshare (util-linux) on PATH");
+  else if (Deno.uid() !== 0) {
+    // Without root, the cpuinfo bind mount needs an unprivileged user namespace, which some kernels
+    // refuse (Ubuntu 24.04's AppArmor default, user.max_user_namespaces=0).
+    const probe = await new Deno.Command(unshare, {
+      args: ["--user", "--map-root-user", "--mount", "true"],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!probe.success) {
+      problems.push(
+        `not root and unshare cannot make a user namespace (${new TextDecoder().decode(probe.stderr).trim()}): ` +
+          "run as root, or allow them (sysctl kernel.apparmor_restrict_unprivileged_userns=0)",
+      );
+    }
+  }
   return problems;
 }
 
