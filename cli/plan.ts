@@ -7,9 +7,10 @@
  * `--board PROFILE` plans from the profile's datasheet priors on an idle, cool
  * board. `--board sim:PROFILE` starts a simulated board in a temporary folder,
  * discovers it with the HAL like a real one and plans for the state it reads
- * (zone temperatures, free memory, discovered units, frequency caps). The
- * model is still the profile's priors: calibrating it against the simulator
- * first is the calibration loop's job, not wired here yet.
+ * (zone temperatures, free memory, discovered units, frequency caps), after
+ * calibrating the model against it with the service's calibration workload
+ * (through the HAL only); the prediction error before and after calibration
+ * is printed with the plan.
  */
 import { type Command, UsageError } from "./command.ts";
 import {
@@ -20,10 +21,18 @@ import {
   parseDecoderShape,
   PRECISIONS,
 } from "../src/core/mod.ts";
-import { type Board, discoverBoard, getProfile, type Sample } from "../src/hal/mod.ts";
+import { type Board, createActuators, discoverBoard, getProfile, type Sample } from "../src/hal/mod.ts";
 import { createSimBoard, isSimBoardId, SIM_BOARD_IDS } from "../src/sim/mod.ts";
-import { type BoardModel, type BoardState, createBoardModel, type Job, type Placement } from "../src/physics/mod.ts";
+import {
+  type BoardModel,
+  type BoardState,
+  createBoardModel,
+  type Job,
+  type Placement,
+  type PredictionErrorReport,
+} from "../src/physics/mod.ts";
 import { type Plan, plan, type PlannedPlacement, POLICIES } from "../src/pgsam/mod.ts";
+import { runCalibrationWorkload, simCalibrationTarget } from "../src/service/calibration_driver.ts";
 
 /** Reads a decoder shape from a config file, or from `config.json` / `genai_config.json` in a folder. */
 async function readShape(path: string): Promise<{ shape: DecoderShape; file: string }> {
@@ -118,6 +127,56 @@ export async function simulatedState(
   }
 }
 
+/** What calibrating against the simulated board gave: the prediction error before and after, on held-out jobs. */
+interface CalibrationSummary {
+  before: PredictionErrorReport;
+  after: PredictionErrorReport;
+  /** Board time the workload and its validation took, s. */
+  boardTimeS: number;
+  notes: string[];
+}
+
+/**
+ * Starts a simulated board, calibrates the model against it with the
+ * calibration workload (reading it only through the HAL), then reads its
+ * state; removes it after.
+ */
+async function calibratedSimulation(
+  profileId: string,
+  seed: number,
+  prior: BoardModel,
+): Promise<{ state: BoardState; notes: string[]; model: BoardModel; calibration: CalibrationSummary }> {
+  const dir = await Deno.makeTempDir({ prefix: "qeil-plan-sim-" });
+  try {
+    await using sim = await createSimBoard({ profileId, root: dir, seed, timeMode: "virtual" });
+    const board = await discoverBoard(dir, { profileId, clock: sim.clock });
+    await using actuators = createActuators(board);
+    const result = await runCalibrationWorkload({ ...simCalibrationTarget(sim, board, actuators), model: prior });
+    await sim.advance(1000);
+    const { state, notes } = sampledState(result.model, board, await board.read());
+    return {
+      state,
+      notes,
+      model: result.model,
+      calibration: {
+        before: result.before,
+        after: result.after,
+        boardTimeS: result.durationMs / 1000,
+        notes: result.notes,
+      },
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function errorLine(e: PredictionErrorReport): string {
+  const pct = (x: number | undefined) => (x === undefined ? "-" : `${x.toFixed(1)}%`);
+  return `energy ${pct(e.energyMapePct)}, latency ${pct(e.latencyMapePct)}, peak temperature ${
+    e.tempMaeC === undefined ? "-" : `${e.tempMaeC.toFixed(2)} °C`
+  }`;
+}
+
 function mhz(freqHz: number): string {
   return `${Math.round(freqHz / 1e6)}MHz`;
 }
@@ -206,8 +265,9 @@ export const planCommand: Command = {
 Predictions come from the physics model of the board, built from the profile's datasheet priors. With
 --board PROFILE the board is assumed cool, idle, every unit healthy, with --mem-available-mb of memory free.
 With --board sim:PROFILE a simulated board (${SIM_BOARD_IDS.join(", ")}) is started in a temporary folder
-and discovered like a real one; the plan uses the state read from it (temperatures, free memory, units found,
-frequency caps). Calibrating the model against the simulator first is not done yet. --model takes a
+and discovered like a real one; the model is first calibrated against it (the service's calibration workload,
+reading the board only through the HAL; the prediction error on held-out jobs before and after is printed),
+and the plan uses the state read from it (temperatures, free memory, units found, frequency caps). --model takes a
 Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c config, or a folder holding one;
 --precision overrides the weight precision the config states (e.g. plan an int4 build of a bf16 checkpoint).`,
   options: {
@@ -282,14 +342,17 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
       throw new UsageError(`--board ${boardArg}: no such simulated board; choose one of ${SIM_BOARD_IDS.join(", ")}`);
     }
     const profile = getProfile(profileId);
-    const model = createBoardModel(profile.priors);
+    const prior = createBoardModel(profile.priors);
     const memMb = args.number("mem-available-mb", { min: 1 });
     if (simulated && memMb !== undefined) {
       throw new UsageError("--mem-available-mb cannot be combined with --board sim:PROFILE (the board reports it)");
     }
-    const { state, notes } = simulated
-      ? await simulatedState(profileId, seed, model)
-      : { state: priorState(model, memMb !== undefined ? memMb * 1e6 : 0.8 * model.memoryTotalBytes), notes: [] };
+    const { state, notes, model, calibration } = simulated ? await calibratedSimulation(profileId, seed, prior) : {
+      state: priorState(prior, memMb !== undefined ? memMb * 1e6 : 0.8 * prior.memoryTotalBytes),
+      notes: [],
+      model: prior,
+      calibration: undefined,
+    };
     const memAvailableBytes = state.memAvailableBytes;
 
     const { shape: parsed, file } = await readShape(modelPath);
@@ -305,7 +368,13 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
       ctx.stdout(
         JSON.stringify(
           {
-            board: { profile: profile.id, source: simulated ? "simulator" : "priors", state, notes },
+            board: {
+              profile: profile.id,
+              source: simulated ? "simulator" : "priors",
+              state,
+              notes,
+              ...(calibration ? { calibration } : {}),
+            },
             model: { config: file, shape },
             job,
             policy,
@@ -323,18 +392,21 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
       );
     } else {
       const header = `plan: ${shape.family} (${shape.layers} layers, ${shape.weightPrecision}) from ${file} on ` +
-        `${simulated ? `simulated ${profile.id}` : profile.id} (priors${
-          simulated ? ", state read from the simulator" : ""
+        `${simulated ? `simulated ${profile.id}` : profile.id} (${
+          simulated ? "model calibrated against the simulator, state read from it" : "priors"
         }, ` +
         `${(memAvailableBytes / 1e9).toFixed(2)} GB free); prompt ${promptTokens}, ` +
         `${genTokens} new tokens, ${samples} samples${sloMs !== undefined ? `, SLO ${sloMs} ms` : ""}; seed ${seed}`;
-      ctx.stdout(
-        textReport(
-          model,
-          notes.length > 0 ? `${header}\n${notes.map((n) => `note: ${n}`).join("\n")}` : header,
-          result,
-        ),
-      );
+      const lines = [header];
+      if (calibration) {
+        lines.push(
+          `calibration: ${calibration.boardTimeS.toFixed(0)} s of board time; prediction error on held-out jobs ` +
+            `before (priors): ${errorLine(calibration.before)}; after: ${errorLine(calibration.after)}`,
+          ...calibration.notes.map((n) => `calibration note: ${n}`),
+        );
+      }
+      lines.push(...notes.map((n) => `note: ${n}`));
+      ctx.stdout(textReport(model, lines.join("\n"), result));
     }
     return 0;
   },

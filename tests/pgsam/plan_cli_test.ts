@@ -94,7 +94,7 @@ Deno.test("plan prints a table for a real model folder (llama2.c config of stori
   assert.match(stdout, /policy balanced/);
 });
 
-Deno.test("plan --board sim:PROFILE plans for the state read from a simulated board", async () => {
+Deno.test("plan --board sim:PROFILE calibrates against a simulated board and plans for its state", async () => {
   const { code, stdout, stderr } = await cli(["plan", "--board", "sim:rk3588", "--model", STORIES, ...JOB, "--json"]);
   assert.equal(code, 0, stderr);
   const r = JSON.parse(stdout);
@@ -106,6 +106,10 @@ Deno.test("plan --board sim:PROFILE plans for the state read from a simulated bo
   assert.ok(r.board.state.memAvailableBytes > 1e9);
   assert.ok(Object.keys(r.board.state.maxFreqHz).length === 4);
   assert.ok(r.front.length > 0 && r.chosen.feasible);
+  // The model was calibrated against the simulated board first; its error on held-out jobs is reported.
+  const { before, after } = r.board.calibration;
+  assert.ok(after.energyMapePct < 10 && after.latencyMapePct < 10, JSON.stringify(r.board.calibration));
+  assert.ok(after.latencyMapePct < before.latencyMapePct, JSON.stringify(r.board.calibration));
 });
 
 Deno.test("plan refuses bad boards, missing configs and impossible jobs with clear errors", async () => {
