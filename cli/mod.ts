@@ -8,6 +8,7 @@ import { probeCommand } from "./probe.ts";
 import { releaseCommand } from "./release.ts";
 import { runCommand } from "./run.ts";
 import { scoreCommand } from "./score.ts";
+import { serveCommand } from "./serve.ts";
 import { simCommand } from "./sim.ts";
 import { verifyReplayCommand } from "./verify_replay.ts";
 
@@ -17,6 +18,7 @@ export const commands: readonly Command[] = [
   releaseCommand,
   runCommand,
   scoreCommand,
+  serveCommand,
   simCommand,
   verifyReplayCommand,
 ];

@@ -69,6 +69,17 @@ export interface ServiceConfig {
   deadlines: { defaultMs: number; maxMs: number };
   watchdog: { checkIntervalMs: number; maxEventLoopLagMs: number; samplerMaxAgeMs: number; deadlineGraceMs: number };
   faults: { probationMs: number; probationShare: number; maxRetries: number };
+  /** DVFS: `readOnly` records the clocks the plans ask for but never writes a knob. */
+  dvfs: { readOnly: boolean };
+  orchestrator: {
+    mode: "qeil" | "standard" | "greedy";
+    policy: "energy" | "latency" | "balanced";
+    waves: "adaptive" | "all";
+    /** Config of a declared model a simulated board is charged for (tokens still come from the served model). */
+    costModel: string | undefined;
+  };
+  /** The simulated board's seed (its hidden truth and sensor noise). */
+  sim: { seed: number };
   journal: { retainResults: number; compactAfterRecords: number };
   log: { level: LogLevel; format: "json" | "text" };
 }
@@ -360,6 +371,43 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     type: { kind: "int", min: 0, max: 10 },
     default: 2,
     doc: "Re-plans of a job after unit failures before it fails.",
+  },
+  {
+    key: "dvfs.readOnly",
+    type: { kind: "bool" },
+    default: false,
+    doc: "Never write a DVFS knob: record the clocks plans ask for (observe-only deployments).",
+  },
+  {
+    key: "orchestrator.mode",
+    type: { kind: "enum", values: ["qeil", "standard", "greedy"] },
+    default: "qeil",
+    doc: "How jobs run: `qeil` (PGSAM + DVFS + cascade), `standard` (default unit, top clock, fixed k) or `greedy`.",
+  },
+  {
+    key: "orchestrator.policy",
+    type: { kind: "enum", values: ["energy", "latency", "balanced"] },
+    default: "energy",
+    doc: "Which member of the Pareto front qeil runs.",
+  },
+  {
+    key: "orchestrator.waves",
+    type: { kind: "enum", values: ["adaptive", "all"] },
+    default: "all",
+    doc: "How qeil draws samples: `all` k at once (cancelled on a decision) or `adaptive` waves (n_min, then 2 more).",
+  },
+  {
+    key: "orchestrator.costModel",
+    type: { kind: "path" },
+    default: undefined,
+    doc:
+      "Config file (or folder) of a declared model a simulated board is charged for; tokens still come from the served model.",
+  },
+  {
+    key: "sim.seed",
+    type: { kind: "int", min: 0, max: 4_294_967_295 },
+    default: 0,
+    doc: "Seed of a simulated board's hidden truth and sensor noise.",
   },
   {
     key: "journal.retainResults",
@@ -689,6 +737,14 @@ export function parseConfig(
       probationShare: num("faults.probationShare"),
       maxRetries: num("faults.maxRetries"),
     },
+    dvfs: { readOnly: bool("dvfs.readOnly") },
+    orchestrator: {
+      mode: str("orchestrator.mode") as ServiceConfig["orchestrator"]["mode"],
+      policy: str("orchestrator.policy") as ServiceConfig["orchestrator"]["policy"],
+      waves: str("orchestrator.waves") as ServiceConfig["orchestrator"]["waves"],
+      costModel: str("orchestrator.costModel"),
+    },
+    sim: { seed: num("sim.seed") },
     journal: { retainResults: num("journal.retainResults"), compactAfterRecords: num("journal.compactAfterRecords") },
     log: { level, format: str("log.format") as "json" | "text" },
   };

@@ -1,0 +1,108 @@
+/**
+ * `qeil serve`: the appliance service. Reads the config file (`--config`, else
+ * /etc/qeil/config.json when present), then `QEIL_*` environment variables,
+ * then the flags; with none of them it runs a simulated rk3588 with the
+ * embedded MQTT broker and the embedded tiny model. Runs until SIGTERM or
+ * SIGINT, then drains and stops.
+ */
+import type { Command } from "./command.ts";
+import { ConfigError, createLogger, describeError } from "../src/core/mod.ts";
+import {
+  configReference,
+  createService,
+  parseConfig,
+  type RawValue,
+  SERVE_FLAG_KEYS,
+  type ServiceConfig,
+} from "../src/service/mod.ts";
+import { VERSION } from "../main.ts";
+
+/** The config file read when `--config` is not given (if it exists). */
+export const DEFAULT_CONFIG_FILE = "/etc/qeil/config.json";
+
+/** Reads and parses a config file. @throws ConfigError naming the file */
+async function readConfigFile(path: string, required: boolean): Promise<unknown> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    if (!required && error instanceof Deno.errors.NotFound) return undefined;
+    throw new ConfigError(`config: cannot read ${path}: ${describeError(error)}`, {
+      cause: error,
+      details: { field: "config", path },
+    });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config: ${path} is not valid JSON: ${(error as Error).message}`, {
+      cause: error,
+      details: { field: "config", path },
+    });
+  }
+}
+
+/** The service config from the file, the environment and the flags of `args`. */
+export async function loadServeConfig(
+  values: Readonly<Record<string, string | undefined>>,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<ServiceConfig> {
+  const file = values.config !== undefined
+    ? await readConfigFile(values.config, true)
+    : await readConfigFile(DEFAULT_CONFIG_FILE, false);
+  const flags: Record<string, RawValue> = {};
+  for (const [flag, key] of Object.entries(SERVE_FLAG_KEYS)) {
+    if (values[flag] !== undefined) flags[key] = values[flag];
+  }
+  return parseConfig(file, env, flags, { cwd: Deno.cwd(), hostname: Deno.hostname() });
+}
+
+export const serveCommand: Command = {
+  name: "serve",
+  summary: "Run the appliance service (MQTT, HTTP, orchestrator)",
+  usage: "[--config FILE] [--broker mqtt://HOST:PORT] [--node-id ID] [--board PROFILE|sim:PROFILE] " +
+    "[--model DIR] [--http-port N] [--state-dir DIR] [--print-config-reference]",
+  description: `
+Starts the service: discovers the board (or simulates one and reads it through the HAL), loads the
+model, connects to the MQTT broker (or embeds one on 127.0.0.1:1883), serves the HTTP API, and runs
+every request through the planner, the board's units and the verification cascade. Flags override
+the config file and QEIL_* environment variables. With no arguments: a simulated rk3588, the
+embedded broker and the embedded tiny model. Stops gracefully on SIGTERM (jobs that cannot finish
+stay journaled and run after the next start). Writes <state-dir>/service.json once it serves.`,
+  options: {
+    config: {
+      type: "string",
+      valueName: "FILE",
+      description: `Config file (JSON). Default: ${DEFAULT_CONFIG_FILE} if present.`,
+    },
+    broker: { type: "string", valueName: "URL", description: "MQTT broker URL, or `embedded`." },
+    "node-id": { type: "string", valueName: "ID", description: "Node id (part of every topic)." },
+    board: { type: "string", valueName: "BOARD", description: "Board profile, `auto`, or sim:<profile>." },
+    model: { type: "string", valueName: "DIR", description: "Model folder. Default: the embedded tiny model." },
+    "http-port": { type: "string", valueName: "N", description: "HTTP port (0: any free port)." },
+    "state-dir": { type: "string", valueName: "DIR", description: "State folder (journal, boot counter)." },
+    "print-config-reference": { type: "boolean", description: "Print every config key, its env name and default." },
+  },
+  async run(args, ctx) {
+    if (args.flag("print-config-reference")) {
+      ctx.stdout(configReference() + "\n");
+      return 0;
+    }
+    const values: Record<string, string | undefined> = {};
+    for (const name of ["config", ...Object.keys(SERVE_FLAG_KEYS)]) values[name] = args.string(name);
+    const config = await loadServeConfig(values, ctx.env);
+    const logger = createLogger({
+      level: config.log.level,
+      format: config.log.format,
+      sink: (line) => ctx.stderr(line + "\n"),
+    });
+    const service = await createService(config, {
+      version: VERSION,
+      env: ctx.env,
+      logger,
+      signal: ctx.signal,
+    });
+    await service.stopped;
+    return 0;
+  },
+};

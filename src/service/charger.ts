@@ -1,0 +1,336 @@
+/**
+ * Charging a simulated board for the work of a placement. The tokens come
+ * from the real model on the host CPU; each ORT run the runtime is about to
+ * make (a StepEvent) is mapped onto the placement the planner chose: the
+ * prefill on the prefill unit, then the prompt's KV cache handed to each
+ * lane's units, then every decode step as, for each lane holding samples of
+ * the step, its segments in order (with an activation transfer between
+ * segments on different units), lanes concurrently. FLOPs and bytes come
+ * from physics's workload functions for the cost shape (which may be a
+ * larger declared model than the one producing tokens, its layers mapped in
+ * proportion) and are executed by the simulator, whose time and power are
+ * what the HAL then measures. Each item has a deadline from the calibrated
+ * model; a unit that throws or misses it fails the step with a unit fault.
+ *
+ * A work ledger keeps what every unit did (busy time, DASI-weighted time,
+ * bytes) for the calibration's activity inputs, and timing aggregates give
+ * the measured-vs-predicted durations that calibrate the efficiencies.
+ */
+import { BackendError, type DecoderShape, isQeilError, type Precision, TimeoutError } from "../core/mod.ts";
+import {
+  activationTransferBytes,
+  type BoardModel,
+  concurrentBusShare,
+  decodeWork,
+  kvHandoffBytes,
+  type Placement,
+  prefillWork,
+  type TimingObservation,
+  unitWorkTime,
+} from "../physics/mod.ts";
+import type { StepCharger, StepEvent } from "../runtime/mod.ts";
+import type { SimBoard, SimWorkItem } from "../sim/mod.ts";
+
+/** Cumulative work of each unit, for the calibration's activity and traffic inputs. */
+export class WorkLedger {
+  #units = new Map<string, { busyMs: number; dasiMs: number; bytes: number }>();
+
+  /** Records `busyMs` of work of DASI `dasi` moving `bytes` on `unitId`. */
+  add(unitId: string, busyMs: number, dasi: number, bytes: number): void {
+    const u = this.#units.get(unitId) ?? { busyMs: 0, dasiMs: 0, bytes: 0 };
+    u.busyMs += busyMs;
+    u.dasiMs += busyMs * dasi;
+    u.bytes += bytes;
+    this.#units.set(unitId, u);
+  }
+
+  /** A copy of the running totals. */
+  snapshot(): Record<string, { busyMs: number; dasiMs: number; bytes: number }> {
+    return Object.fromEntries([...this.#units].map(([id, u]) => [id, { ...u }]));
+  }
+}
+
+/** A unit threw or missed its deadline while charged: the fault manager's input. */
+export interface UnitFaultInfo {
+  unitId: string;
+  kind: "failed" | "timeout";
+  reason: string;
+}
+
+/** The unit fault a charger error carries, or undefined for any other error. */
+export function unitFaultOf(error: unknown): UnitFaultInfo | undefined {
+  if (!isQeilError(error) || error.details.unitFault !== true) return undefined;
+  const unitId = error.details.unitId;
+  if (typeof unitId !== "string") return undefined;
+  return { unitId, kind: error.code === "Timeout" ? "timeout" : "failed", reason: error.message };
+}
+
+/** A decode step is about to heat a zone past its guard: the orchestrator re-plans (and lets the board cool). */
+export class ThermalGuardError extends Error {
+  readonly zone: string;
+  readonly tempC: number;
+  readonly limitC: number;
+
+  constructor(zone: string, tempC: number, limitC: number) {
+    super(`zone ${zone} is at ${tempC.toFixed(1)} °C, at or above its guard of ${limitC.toFixed(1)} °C`);
+    this.name = "ThermalGuardError";
+    this.zone = zone;
+    this.tempC = tempC;
+    this.limitC = limitC;
+  }
+}
+
+/** Options of `createSimCharger`. */
+export interface SimChargerOptions {
+  sim: SimBoard;
+  /** The calibrated model at the time of the call (deadlines, DASI, bus shares). */
+  model: () => BoardModel;
+  /** Shape charged for (the declared cost model, or the real one). */
+  costShape: DecoderShape;
+  /** Layers of the model that produces the tokens (its events' layer ranges are mapped to the cost shape). */
+  realLayers: number;
+  /** The placement of this wave, in cost-shape layers. */
+  placement: Placement;
+  /** Prompt tokens (for the KV hand-off after the prefill). */
+  promptTokens: number;
+  /** Clock frequency each used unit runs at, Hz (for deadlines, DASI and timing observations). */
+  freqHz: Readonly<Record<string, number>>;
+  ledger: WorkLedger;
+  /** An item's deadline is this many times its predicted duration. @default 20 */
+  deadlineFactor?: number;
+  /** Shortest deadline of an item, ms of simulated time. @default 2000 */
+  minDeadlineMs?: number;
+  /** Checked before each decode step; throw ThermalGuardError to stop the wave. @default none */
+  guard?: () => void;
+}
+
+/** Timing aggregate of one unit and kind of work, for calibration. */
+interface TimingSum {
+  unitId: string;
+  flops: number;
+  bytes: number;
+  measuredMs: number;
+  /** Duration-weighted bus share. */
+  shareMs: number;
+  freqHz: number;
+}
+
+/** A StepCharger for a simulated board that also reports what it charged. */
+export interface SimCharger extends StepCharger {
+  /** Simulated device time of the charged work (the simulator's span of each step's items), ms. */
+  readonly deviceMs: number;
+  /** Items executed. */
+  readonly items: number;
+  /** Measured durations of the work so far, aggregated per unit and kind of work. */
+  timingObservations(precision: Precision): TimingObservation[];
+}
+
+interface PlannedItem {
+  item: SimWorkItem;
+  kind: "prefill" | "copy" | "decode";
+  predictedMs: number;
+  dasi: number;
+}
+
+class Charger implements SimCharger {
+  readonly #o: SimChargerOptions;
+  readonly #laneOf: number[] = [];
+  readonly #timings = new Map<string, TimingSum>();
+  #deviceMs = 0;
+  #items = 0;
+
+  constructor(options: SimChargerOptions) {
+    this.#o = options;
+    options.placement.lanes.forEach((lane, l) => {
+      for (let i = 0; i < lane.samples; i++) this.#laneOf.push(l);
+    });
+  }
+
+  get deviceMs(): number {
+    return this.#deviceMs;
+  }
+
+  get items(): number {
+    return this.#items;
+  }
+
+  async charge(event: StepEvent, signal?: AbortSignal): Promise<void> {
+    if (event.phase === "prefill") await this.#prefill(event, signal);
+    else {
+      this.#o.guard?.();
+      await this.#decode(event, signal);
+    }
+  }
+
+  timingObservations(precision: Precision): TimingObservation[] {
+    return [...this.#timings.values()].filter((t) => t.measuredMs > 0 && t.flops + t.bytes > 0).map((t) => ({
+      kind: "timing",
+      unitId: t.unitId,
+      precision,
+      flops: t.flops,
+      bytes: t.bytes,
+      freqHz: t.freqHz,
+      measuredDurationMs: t.measuredMs,
+      busShare: Math.min(1, Math.max(1e-6, t.shareMs / t.measuredMs)),
+    }));
+  }
+
+  /** The event's layers in the cost shape's layers. */
+  #costRange(event: StepEvent): [number, number] {
+    const Lc = this.#o.costShape.layers;
+    const Lr = this.#o.realLayers;
+    return [Math.round(event.layerStart * Lc / Lr), Math.round(event.layerEnd * Lc / Lr)];
+  }
+
+  /** The unit's clock: as applied, else its top operating point. */
+  #freqOf(unitId: string): number {
+    return this.#o.freqHz[unitId] ?? this.#o.model().units[unitId].opps.at(-1)!.freqHz;
+  }
+
+  #plan(unitId: string, kind: PlannedItem["kind"], flops: number, bytes: number): PlannedItem {
+    const precision = this.#o.costShape.weightPrecision;
+    const freqHz = this.#freqOf(unitId);
+    const t = unitWorkTime(this.#o.model(), { unitId, precision, flops, bytes, freqHz });
+    return { item: { unitId, flops, bytes, precision }, kind, predictedMs: t.durationS * 1000, dasi: t.dasi };
+  }
+
+  async #prefill(event: StepEvent, signal: AbortSignal | undefined): Promise<void> {
+    const [ls, le] = this.#costRange(event);
+    if (le <= ls) return;
+    const { costShape, placement } = this.#o;
+    const w = prefillWork(costShape, { tokens: event.newTokens, batch: event.batch, layerStart: ls, layerEnd: le });
+    await this.#runGroups([[this.#plan(placement.prefillUnit, "prefill", w.flops, w.bytes)]], signal);
+    // The prompt's KV cache goes to every lane's segments (broadcast to the lane's batch), as predict() charges it.
+    const copies: PlannedItem[][] = [];
+    for (const lane of placement.lanes) {
+      const group: PlannedItem[] = [];
+      for (const seg of lane.segments) {
+        const a = Math.max(ls, seg.layerStart);
+        const b = Math.min(le, seg.layerEnd);
+        if (b <= a) continue;
+        const bytes = kvHandoffBytes(costShape, {
+          promptTokens: this.#o.promptTokens,
+          batch: lane.samples,
+          layerStart: a,
+          layerEnd: b,
+          onPrefillUnit: seg.unitId === placement.prefillUnit,
+        });
+        if (bytes > 0) group.push(this.#plan(seg.unitId, "copy", 0, bytes));
+      }
+      if (group.length > 0) copies.push(group);
+    }
+    await this.#runGroups(copies, signal);
+  }
+
+  async #decode(event: StepEvent, signal: AbortSignal | undefined): Promise<void> {
+    const [ls, le] = this.#costRange(event);
+    if (le <= ls) return;
+    const { costShape, placement } = this.#o;
+    const batchOf = new Array<number>(placement.lanes.length).fill(0);
+    for (const index of event.samples) {
+      const lane = this.#laneOf[index];
+      if (lane === undefined) {
+        throw new RangeError(`charge: sample ${index} is outside the placement's ${this.#laneOf.length} samples`);
+      }
+      batchOf[lane]++;
+    }
+    const groups: PlannedItem[][] = [];
+    placement.lanes.forEach((lane, l) => {
+      const b = batchOf[l];
+      if (b === 0) return;
+      const group: PlannedItem[] = [];
+      let prevUnit: string | undefined;
+      for (const seg of lane.segments) {
+        const a = Math.max(ls, seg.layerStart);
+        const e = Math.min(le, seg.layerEnd);
+        if (e <= a) continue;
+        if (prevUnit !== undefined && prevUnit !== seg.unitId) {
+          group.push(this.#plan(seg.unitId, "copy", 0, activationTransferBytes(costShape, { tokens: 1, batch: b })));
+        }
+        const w = decodeWork(costShape, { context: event.pastLength, batch: b, layerStart: a, layerEnd: e });
+        group.push(this.#plan(seg.unitId, "decode", w.flops, w.bytes));
+        prevUnit = seg.unitId;
+      }
+      if (group.length > 0) groups.push(group);
+    });
+    await this.#runGroups(groups, signal);
+  }
+
+  /** Runs groups concurrently (each group's items in order); the first fault aborts the others. */
+  async #runGroups(groups: PlannedItem[][], signal: AbortSignal | undefined): Promise<void> {
+    if (groups.length === 0) return;
+    const model = this.#o.model();
+    // The bus share each group's first item would get running beside the others' (for timing observations).
+    const share = groups.length > 1
+      ? concurrentBusShare(
+        model,
+        groups.map((g) => ({ ...g[0].item, freqHz: this.#freqOf(g[0].item.unitId) })),
+      )
+      : 1;
+    const local = new AbortController();
+    const combined = signal ? AbortSignal.any([signal, local.signal]) : local.signal;
+    let firstStartMs = Infinity;
+    let lastEndMs = -Infinity;
+    const factor = this.#o.deadlineFactor ?? 20;
+    const minMs = this.#o.minDeadlineMs ?? 2000;
+    const runGroup = async (group: PlannedItem[]) => {
+      for (const p of group) {
+        const timeoutMs = Math.max(minMs, factor * p.predictedMs);
+        let done;
+        try {
+          [done] = await this.#o.sim.execute([p.item], { signal: combined, timeoutMs });
+        } catch (error) {
+          if (combined.aborted && !local.signal.aborted) throw error;
+          if (isQeilError(error, "Backend")) {
+            throw new BackendError(`unit ${p.item.unitId} failed: ${error.message}`, {
+              cause: error,
+              details: { unitId: p.item.unitId, unitFault: true },
+            });
+          }
+          if (isQeilError(error, "Timeout")) {
+            throw new TimeoutError(
+              `unit ${p.item.unitId} missed its deadline of ${Math.round(timeoutMs)} ms for ${p.kind} work ` +
+                `(predicted ${p.predictedMs.toFixed(2)} ms)`,
+              { cause: error, details: { unitId: p.item.unitId, unitFault: true } },
+            );
+          }
+          throw error;
+        }
+        this.#items++;
+        firstStartMs = Math.min(firstStartMs, done.startMs);
+        lastEndMs = Math.max(lastEndMs, done.endMs);
+        this.#o.ledger.add(p.item.unitId, done.durationMs, p.dasi, p.item.bytes);
+        const key = `${p.item.unitId}/${p.kind}`;
+        const t = this.#timings.get(key) ??
+          { unitId: p.item.unitId, flops: 0, bytes: 0, measuredMs: 0, shareMs: 0, freqHz: 0 };
+        t.flops += p.item.flops;
+        t.bytes += p.item.bytes;
+        t.measuredMs += done.durationMs;
+        t.shareMs += done.durationMs * share;
+        t.freqHz = this.#freqOf(p.item.unitId);
+        this.#timings.set(key, t);
+      }
+    };
+    const runs = groups.map((g) =>
+      runGroup(g).catch((error) => {
+        local.abort(error);
+        throw error;
+      })
+    );
+    const settled = await Promise.allSettled(runs);
+    // Device time is the simulator's own account of the groups' span (not the host's: in real time a
+    // microsecond item still costs a timer tick of wall time).
+    if (firstStartMs < lastEndMs) this.#deviceMs += lastEndMs - firstStartMs;
+    const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failure) {
+      // The fault that started it, not the aborts it caused in the other groups.
+      const fault = settled.map((r) => r.status === "rejected" ? r.reason : undefined).find((e) => unitFaultOf(e));
+      throw fault ?? failure.reason;
+    }
+  }
+}
+
+/** Creates a charger for one wave of a job on a simulated board. */
+export function createSimCharger(options: SimChargerOptions): SimCharger {
+  return new Charger(options);
+}

@@ -1,0 +1,1238 @@
+/**
+ * The orchestrator: runs one inference job on the board, from request to
+ * result. Plan (PGSAM on the calibrated model and the state the HAL reads,
+ * or a baseline placement) -> apply the clocks through the HAL -> generate
+ * samples on the chosen units (on a simulated board the tokens come from the
+ * host CPU while every step is charged to the simulated units the placement
+ * names; on a real board each lane runs on its unit's backend) -> stream
+ * finished samples through the verification cascade -> cancel the rest on a
+ * decision -> result with the energy the HAL's meter integrated over the
+ * job's window. Measurements feed the calibration; unit faults are re-planned
+ * around and retried; a zone heading for its passive trip makes the job
+ * re-plan (and the board cool) before the kernel would throttle.
+ *
+ * Samples: by default all k decode as one batch, streamed to the cascade as
+ * they finish, the rest cancelled at its decision. Drawing them in waves (a
+ * first wave of the cascade's n_min, more only when asked) is an option; it
+ * was measured to lose on memory-bound decode (bench/service.ts --waves): a
+ * batch of k costs little more than a batch of n_min, while every extra wave
+ * pays a prefill and another pass over the weights. The `standard` and
+ * `greedy` modes take the majority vote of all k samples (fixed-k
+ * self-consistency, as a user without qeil would).
+ *
+ * Jobs run one at a time: a placement spans the whole board, so two jobs at
+ * once would fight over its clocks and blur each other's energy windows.
+ */
+import {
+  type Clock,
+  createRng,
+  type DecoderShape,
+  hashString,
+  isQeilError,
+  type Logger,
+  type Rng,
+  systemClock,
+} from "../core/mod.ts";
+import type { Actuators, Board, Sample } from "../hal/mod.ts";
+import { createActuators } from "../hal/mod.ts";
+import {
+  type BoardModel,
+  type BoardState,
+  createBoardModel,
+  decodeWork,
+  type Job,
+  type Placement,
+  predict,
+  type Prediction,
+  prefillWork,
+  type TimingObservation,
+  unitPowerW,
+  weightsBytes,
+} from "../physics/mod.ts";
+import { type Plan, type PlannedPlacement, type Policy, standardPlacement } from "../pgsam/mod.ts";
+import {
+  type Backend,
+  type DecoderModel,
+  generate,
+  type GeneratedSample,
+  promptTokens,
+  type StepCharger,
+} from "../runtime/mod.ts";
+import type { SimBoard } from "../sim/mod.ts";
+import {
+  type CascadeOptions,
+  createCascade,
+  type Decision,
+  extractAnswer,
+  leaderPosterior,
+  majorityVote,
+  tallyVotes,
+  type Vote,
+} from "../verify/mod.ts";
+import { type BoardRuntime, createBoardRuntime } from "./board_runtime.ts";
+import { type CalibrationReport, type Calibrator, createCalibrator } from "./calibrator.ts";
+import { createSimCharger, type SimCharger, ThermalGuardError, unitFaultOf, WorkLedger } from "./charger.ts";
+import { createDvfsController, type DvfsController } from "./dvfs.ts";
+import { createFaultManager, type FaultManager, type UnitHealthStatus } from "./fault_manager.ts";
+import { boardStateOf, type Choice, createPlanner, type OrchestratorMode, type Planner } from "./planner.ts";
+import type { FaultEvent, InferOutcome, StopReason, Task } from "./schema.ts";
+
+export type { OrchestratorMode } from "./planner.ts";
+
+/** How samples are drawn in qeil mode. */
+export type WavePolicy = "adaptive" | "all";
+
+/** A job as the orchestrator takes it: an inference request, plus what the evaluation harness needs. */
+export interface JobRequest {
+  id: string;
+  task: Task;
+  prompt: string;
+  /** Answer choices (ARC). */
+  choices?: readonly string[];
+  /** Sample budget k. */
+  samples: number;
+  maxTokens: number;
+  temperature: number;
+  sloMs?: number;
+  /** Texts that end a sample. @default none */
+  stop?: readonly string[];
+  /** Sampling seed. @default derived from the orchestrator's seed and the request id */
+  seed?: number;
+}
+
+/** Options of one `runJob` call. */
+export interface RunJobOptions {
+  /** Aborts the job (deadline, cancellation). */
+  signal?: AbortSignal;
+  /** @default the orchestrator's mode */
+  mode?: OrchestratorMode;
+}
+
+/** One finished sample of a job. */
+export interface JobSample {
+  /** Index in the job (0-based, in the order samples were drawn; retried samples get new indices). */
+  index: number;
+  text: string;
+  /** The extracted answer, or null. */
+  answer: string | null;
+  finishReason: GeneratedSample["finishReason"];
+  tokens: number;
+  meanLogProb: number;
+}
+
+/** What was measured about a job, and how. */
+export interface JobMeasurement {
+  /**
+   * What `latencyMs` is: `simulated-device` (time the simulated units spent on
+   * the job's work, each step's makespan) or `wall` (host wall time).
+   */
+  latencyClock: "simulated-device" | "wall";
+  /** Host wall time of the whole job (planning, clock changes, generation), ms. */
+  wallMs: number;
+  /** The HAL meter's window, ms. */
+  energyWindowMs: number;
+  /** Rails whose readings failed inside the window (their gaps were bridged). */
+  incompleteRails: string[];
+  /** Highest reading of each zone during the job, °C. */
+  peakTempC: Record<string, number>;
+}
+
+/** The outcome of a job: the result payload's fields and what the evaluation and dashboard want besides. */
+export interface JobResult extends InferOutcome {
+  id: string;
+  mode: OrchestratorMode;
+  task: Task;
+  /** The sample budget k. */
+  k: number;
+  /** Samples started (finished, cancelled, or lost to a unit fault): the compute spent. */
+  samplesStarted: number;
+  /** Finished samples, in index order. */
+  samples: JobSample[];
+  votes: Vote[];
+  waves: number;
+  /** The physics model's post-hoc prediction of the job as it ran (realised token counts), summed over waves. */
+  predicted: { energyJ: number; latencyMs: number; peakTempC: Record<string, number> };
+  /** Energy the standard placement was predicted to need for the same job (the saving baseline), J. */
+  standardEnergyJ?: number;
+  measurement: JobMeasurement;
+  /** Unit faults the job recovered from (re-planned and retried). */
+  faultsRecovered: number;
+  /** Times the job re-planned because a zone neared its trip. */
+  thermalReplans: number;
+  /** Placements were answered from the plan cache (every wave). */
+  planCached: boolean;
+}
+
+/** Options of `createOrchestrator`. */
+export interface OrchestratorOptions {
+  /** The discovered board. For a simulated one, the HAL's view of its tree. */
+  board: Board;
+  /** The simulated board behind `board`: work is charged to it. Absent: a real board. */
+  sim?: SimBoard;
+  /** The model that produces the tokens. */
+  model: DecoderModel;
+  /**
+   * The shape the simulated board is charged for and the planner plans for,
+   * e.g. a larger declared model whose tokens the small real model stands in
+   * for. Simulated boards only. @default the model's shape
+   */
+  costShape?: DecoderShape;
+  /** @default "qeil" */
+  mode?: OrchestratorMode;
+  /** Which member of the Pareto front qeil runs. @default "energy" */
+  policy?: Policy;
+  /** The DVFS knobs. @default created for the board (read-only when `readOnlyActuators`), disposed with the orchestrator */
+  actuators?: Actuators;
+  /** Never write a knob (record intents only). @default false */
+  readOnlyActuators?: boolean;
+  /** @default the simulated board's clock, else the system clock */
+  clock?: Clock;
+  /** Seed of the planner and of sampling seeds derived from request ids. @default 0 */
+  seed?: number;
+  /** The physics model to start from. @default from the board profile's priors */
+  boardModel?: BoardModel;
+  /**
+   * How qeil draws samples. `all`: the k samples decode as one batch and are
+   * cancelled when the cascade decides; `adaptive`: a first wave of n_min
+   * samples, then waves of `waveSamples` while the cascade asks for more.
+   * @default "all" (measured by bench/service.ts --waves: decode is memory-bound, so a batch of k costs
+   *   little more than a batch of n_min, while every extra wave pays a prefill and the weight traffic again)
+   */
+  waves?: WavePolicy;
+  /** Samples per wave after the first in adaptive mode. @default 2 */
+  waveSamples?: number;
+  /** Cascade options (the budget is the request's samples). @default the cascade's defaults */
+  cascade?: Omit<CascadeOptions, "maxSamples">;
+  /** Fault handling. */
+  faults?: {
+    /** @default 60000 */
+    probationMs?: number;
+    /** @default 0.5 */
+    probationShare?: number;
+    /** Re-plans of a job after unit faults. @default 2 */
+    maxRetries?: number;
+    /** @default 3 */
+    probationJobs?: number;
+  };
+  /** A work item's deadline: this many times its predicted duration, at least `minMs` (simulated ms). */
+  itemDeadline?: { factor?: number; minMs?: number };
+  /** Sampling period while idle (the telemetry period), ms. @default 1000 */
+  telemetryPeriodMs?: number;
+  /** Sampling period while a job runs, ms. @default telemetryPeriodMs / 5 */
+  busyPeriodMs?: number;
+  /** PGSAM budget and space. @default 600 evaluations */
+  pgsam?: { maxEvaluations?: number; maxLanes?: number; maxSegmentsPerLane?: number; frequencyLevels?: number };
+  /** A cached plan older than this is redone, ms. @default 60000 */
+  planTtlMs?: number;
+  /** Thermal protection. */
+  thermal?: {
+    /** The step guard sits this share of the planning margin below the passive trip. @default 0.5 */
+    guardMarginShare?: number;
+    /** Longest wait for the board to cool before a job runs anyway, ms. @default 60000 */
+    cooldownMaxMs?: number;
+    /** A rising temperature trend is projected this far ahead when planning, s. @default 10 */
+    trendHorizonS?: number;
+    /** Thermal re-plans of one job before its guard is lifted. @default 4 */
+    maxReplans?: number;
+  };
+  /**
+   * Real boards: the backend each placeable unit runs on. Units without one
+   * are never planned on. Ignored for simulated boards (every unit runs on the
+   * host and is charged to the simulator). @default none (no unit placeable)
+   */
+  backends?: Readonly<Record<string, Backend>>;
+  /** Release every pinned clock after each job (the board idles at its governor's clocks). @default true */
+  releaseAfterJob?: boolean;
+  /** @default no logging */
+  logger?: Logger;
+  /** Receives every fault event (publish it on the `fault` topic). */
+  onFault?: (event: FaultEvent) => void;
+  /** Receives every finished job (dashboard, metrics). */
+  onJob?: (result: JobResult) => void;
+  /** Receives every sample after the orchestrator has used it. */
+  onSample?: (sample: Sample) => void;
+}
+
+/** A unit as the status API shows it. */
+export interface UnitStatus extends UnitHealthStatus {
+  kind: string;
+  label: string;
+  /** A backend runs it (simulated boards: every unit, charged to the simulator). */
+  placeable: boolean;
+  /** Clock pinned by the service now, Hz. */
+  pinnedFreqHz?: number;
+}
+
+/** The compact telemetry message (`telemetry` topic, `/v1/telemetry`). */
+export interface TelemetryPayload {
+  schemaVersion: 1;
+  timestampMs: number;
+  units: Record<string, {
+    tempC: number | null;
+    powerW: number | null;
+    freqHz: number | null;
+    load: number | null;
+    health: UnitHealthStatus["state"];
+    /** Of the unit in the current plan (null when the plan does not use it). */
+    dasi: number | null;
+    cpq: number | null;
+    phi: number | null;
+  }>;
+  totalPowerW: number | null;
+  throttled: boolean;
+  /** Zones by logical id, °C. */
+  zones: Record<string, number>;
+}
+
+/** The `/v1/plan` view. */
+export interface PlanView {
+  policy: Policy;
+  /** Wall-clock time it was planned, ms since the epoch; null before the first job. */
+  plannedAtMs: number | null;
+  job: Job | null;
+  state: BoardState | null;
+  evaluations: number;
+  stoppedBy: string | null;
+  front: PlannedPlacement[];
+  chosen: PlannedPlacement | null;
+  standard: PlannedPlacement | null;
+  greedy: PlannedPlacement | null;
+}
+
+/** The orchestrator. */
+export interface Orchestrator extends AsyncDisposable {
+  readonly board: Board;
+  readonly sim: SimBoard | undefined;
+  readonly runtime: BoardRuntime;
+  readonly faults: FaultManager;
+  readonly calibrator: Calibrator;
+  readonly mode: OrchestratorMode;
+  readonly policy: Policy;
+  readonly costShape: DecoderShape;
+  /** Starts sampling; resolves once the first sample is in. */
+  start(): Promise<void>;
+  /**
+   * Runs one job to its result.
+   * @throws InputError for a prompt the model cannot take; InfeasibleError when no unit can run it;
+   *   the last unit fault once `maxRetries` re-plans are spent; the signal's reason when aborted
+   */
+  runJob(request: JobRequest, options?: RunJobOptions): Promise<JobResult>;
+  /** The board state the planner would see now. */
+  boardState(): BoardState;
+  /** Every unit's health and placeability. */
+  units(): UnitStatus[];
+  telemetry(): TelemetryPayload;
+  planView(): PlanView;
+  calibration(): CalibrationReport;
+  /** The latest choice (mode, placement, its prediction). */
+  currentChoice(): Choice | undefined;
+  /** Jobs finished, failed. */
+  stats(): { jobs: number; failed: number; faultsRecovered: number; thermalReplans: number; plansComputed: number };
+  /** Waits for the running job, releases clocks, stops sampling (the model and the simulator belong to the caller). */
+  close(): Promise<void>;
+}
+
+/** Zones of the thermal trend, seconds of history. */
+const TREND_WINDOW_S = 10;
+/** A cool-down gives up when the hottest zone fell by less than MIN_COOLING_K over this window, ms. */
+const COOLING_WINDOW_MS = 10_000;
+const MIN_COOLING_K = 0.3;
+
+interface WaveRecord {
+  model: BoardModel;
+  state: BoardState;
+  placement: Placement;
+  samples: number;
+  maxTokens: number;
+}
+
+class JobOrchestrator implements Orchestrator {
+  readonly board: Board;
+  readonly sim: SimBoard | undefined;
+  readonly runtime: BoardRuntime;
+  readonly faults: FaultManager;
+  readonly calibrator: Calibrator;
+  readonly mode: OrchestratorMode;
+  readonly policy: Policy;
+  readonly costShape: DecoderShape;
+  readonly #o: OrchestratorOptions;
+  readonly #clock: Clock;
+  readonly #ledger = new WorkLedger();
+  readonly #planner: Planner;
+  readonly #dvfs: DvfsController;
+  readonly #actuators: Actuators;
+  readonly #ownActuators: boolean;
+  readonly #rng: Rng;
+  readonly #placeable: Set<string>;
+  readonly #laneModels = new Map<string, Promise<DecoderModel>>();
+  #lock: Promise<void> = Promise.resolve();
+  #running = 0;
+  #closed = false;
+  #choice: Choice | undefined;
+  #trend: { tS: number; temps: Record<string, number> }[] = [];
+  #jobPeak: Record<string, number> | undefined;
+  #stats = { jobs: 0, failed: 0, faultsRecovered: 0, thermalReplans: 0 };
+
+  constructor(options: OrchestratorOptions) {
+    this.#o = options;
+    this.board = options.board;
+    this.sim = options.sim;
+    this.mode = options.mode ?? "qeil";
+    this.policy = options.policy ?? "energy";
+    if (options.costShape && !options.sim) {
+      throw new RangeError(
+        "createOrchestrator(): costShape is for simulated boards (a real board runs the real model)",
+      );
+    }
+    this.costShape = options.costShape ?? options.model.shape;
+    this.#clock = options.clock ?? options.sim?.clock ?? systemClock;
+    this.#rng = createRng(options.seed ?? 0);
+    const initial = options.boardModel ?? createBoardModel(options.board.profile.priors);
+    const found = new Set(options.board.units.map((u) => u.id));
+    this.#placeable = new Set(
+      initial.unitIds.filter((u) => found.has(u) && (options.sim !== undefined || options.backends?.[u] !== undefined)),
+    );
+    this.faults = createFaultManager({
+      unitIds: initial.unitIds,
+      clock: this.#clock,
+      probationMs: options.faults?.probationMs ?? 60_000,
+      probationShare: options.faults?.probationShare ?? 0.5,
+      ...(options.faults?.probationJobs !== undefined ? { probationJobs: options.faults.probationJobs } : {}),
+      onEvent: (event) => {
+        options.logger?.info("fault event", { kind: event.kind, message: event.message, unitId: event.unitId });
+        options.onFault?.(event);
+      },
+    });
+    const periodMs = options.telemetryPeriodMs ?? 1000;
+    this.calibrator = createCalibrator({
+      model: initial,
+      board: options.board,
+      ledger: this.#ledger,
+      periodMs,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    this.runtime = createBoardRuntime({
+      board: options.board,
+      ...(options.sim ? { sim: options.sim } : {}),
+      clock: this.#clock,
+      idlePeriodMs: periodMs,
+      ...(options.busyPeriodMs !== undefined ? { busyPeriodMs: options.busyPeriodMs } : {}),
+      onSample: (sample, info) => this.#onSample(sample, info.onGrid),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    this.#planner = createPlanner({
+      policy: this.policy,
+      pgsam: { maxEvaluations: 600, ...options.pgsam },
+      planTtlMs: options.planTtlMs ?? 60_000,
+      nowMs: () => this.#clock.monotonicMs(),
+    });
+    this.#ownActuators = options.actuators === undefined;
+    this.#actuators = options.actuators ?? createActuators(options.board, { readOnly: options.readOnlyActuators });
+    this.#dvfs = createDvfsController({
+      board: options.board,
+      actuators: this.#actuators,
+      model: () => this.calibrator.model,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.runtime.start();
+  }
+
+  runJob(request: JobRequest, options: RunJobOptions = {}): Promise<JobResult> {
+    if (this.#closed) return Promise.reject(new RangeError("runJob(): the orchestrator is closed"));
+    const run = this.#lock.then(() => this.#run(request, options));
+    this.#lock = run.then(() => {}, () => {});
+    return run;
+  }
+
+  boardState(): BoardState {
+    return this.#state().state;
+  }
+
+  units(): UnitStatus[] {
+    const pinned = this.#dvfs.pinned();
+    return this.faults.status().map((s) => {
+      const m = this.calibrator.model.units[s.unitId];
+      return {
+        ...s,
+        kind: m.kind,
+        label: m.label,
+        placeable: this.#placeable.has(s.unitId),
+        ...(pinned[s.unitId] !== undefined ? { pinnedFreqHz: pinned[s.unitId] } : {}),
+      };
+    });
+  }
+
+  telemetry(): TelemetryPayload {
+    const sample = this.runtime.latest();
+    const health = new Map(this.faults.status().map((s) => [s.unitId, s.state]));
+    const perUnit = this.#choice?.prediction.perUnit ?? {};
+    const units: TelemetryPayload["units"] = {};
+    for (const id of this.calibrator.model.unitIds) {
+      const u = sample?.units[id];
+      const p = perUnit[id];
+      const used = this.#choice !== undefined && usedUnitsOf(this.#choice.placement).has(id);
+      units[id] = {
+        tempC: u?.tempC.ok ? round(u.tempC.value, 1) : null,
+        powerW: u?.powerW.ok ? round(u.powerW.value, 3) : null,
+        freqHz: u?.curFreqHz.ok ? u.curFreqHz.value : null,
+        load: u?.utilization.ok ? round(u.utilization.value, 3) : null,
+        health: health.get(id) ?? "healthy",
+        dasi: used && p ? round(p.dasi, 4) : null,
+        cpq: used && p && Number.isFinite(p.cpq) ? round(p.cpq, 4) : null,
+        phi: used && p ? round(p.phi, 4) : null,
+      };
+    }
+    const zones: Record<string, number> = {};
+    for (const t of sample?.thermal ?? []) {
+      if (t.ok && t.zone !== undefined) zones[t.zone] = Math.max(zones[t.zone] ?? -Infinity, round(t.tempC, 1));
+    }
+    return {
+      schemaVersion: 1,
+      timestampMs: sample?.timestampMs ?? this.#clock.nowMs(),
+      units,
+      totalPowerW: sample?.totalPowerW.ok ? round(sample.totalPowerW.value, 3) : null,
+      throttled: sample?.throttled ?? false,
+      zones,
+    };
+  }
+
+  planView(): PlanView {
+    const latest = this.#planner.latest();
+    const plan: Plan | undefined = latest?.plan;
+    return {
+      policy: this.policy,
+      plannedAtMs: latest ? this.#clock.nowMs() - (this.#clock.monotonicMs() - latest.atMs) : null,
+      job: latest?.job ?? null,
+      state: latest?.state ?? null,
+      evaluations: plan?.evaluations ?? 0,
+      stoppedBy: plan?.stoppedBy ?? null,
+      front: plan?.front ?? [],
+      chosen: plan?.chosen ?? null,
+      standard: plan?.standard ?? null,
+      greedy: plan?.greedy ?? null,
+    };
+  }
+
+  calibration(): CalibrationReport {
+    return this.calibrator.report();
+  }
+
+  currentChoice(): Choice | undefined {
+    return this.#choice;
+  }
+
+  stats() {
+    return { ...this.#stats, plansComputed: this.#planner.computed };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#lock;
+    await this.#dvfs.releaseAll();
+    await this.runtime.stop();
+    if (this.#ownActuators) await this.#actuators[Symbol.asyncDispose]();
+    const lanes = await Promise.allSettled(this.#laneModels.values());
+    for (const m of lanes) if (m.status === "fulfilled") await m.value.dispose();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---- state -------------------------------------------------------------------------------------------------
+
+  #onSample(sample: Sample, onGrid: boolean): void {
+    for (const t of sample.thermal) this.faults.sensor(`thermal:${t.name}`, t.ok, t.ok ? undefined : t.reason);
+    for (const r of sample.power) this.faults.sensor(`rail:${r.name}`, r.ok, r.ok ? undefined : r.reason);
+    this.faults.sensor("memory", sample.memory.ok, sample.memory.ok ? undefined : sample.memory.reason);
+    this.calibrator.observeSample(sample, onGrid);
+    const temps: Record<string, number> = {};
+    for (const t of sample.thermal) {
+      if (t.ok && t.zone !== undefined) temps[t.zone] = Math.max(temps[t.zone] ?? -Infinity, t.tempC);
+    }
+    if (this.#jobPeak) {
+      for (const [z, v] of Object.entries(temps)) this.#jobPeak[z] = Math.max(this.#jobPeak[z] ?? -Infinity, v);
+    }
+    if (onGrid) {
+      const tS = sample.monotonicMs / 1000;
+      this.#trend.push({ tS, temps });
+      while (this.#trend.length > 0 && this.#trend[0].tS < tS - TREND_WINDOW_S) this.#trend.shift();
+    }
+    this.#o.onSample?.(sample);
+  }
+
+  /**
+   * Least-squares slope of each zone over the trend window, K/s. Only over at
+   * least half the window: over a second or two, sensor noise (and the
+   * quantisation of a 1 °C sensor) would pass for a steep trend.
+   */
+  #trendKPerS(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.#trend.length < 5) return out;
+    if (this.#trend.at(-1)!.tS - this.#trend[0].tS < TREND_WINDOW_S / 2) return out;
+    const zones = new Set(this.#trend.flatMap((p) => Object.keys(p.temps)));
+    for (const z of zones) {
+      const pts = this.#trend.filter((p) => p.temps[z] !== undefined).map((p) => [p.tS, p.temps[z]]);
+      if (pts.length < 5) continue;
+      const mt = pts.reduce((a, p) => a + p[0], 0) / pts.length;
+      const mv = pts.reduce((a, p) => a + p[1], 0) / pts.length;
+      let num = 0;
+      let den = 0;
+      for (const [t, v] of pts) {
+        num += (t - mt) * (v - mv);
+        den += (t - mt) ** 2;
+      }
+      if (den > 0) out[z] = num / den;
+    }
+    return out;
+  }
+
+  #state(): { state: BoardState; notes: string[] } {
+    const sample = this.runtime.latest();
+    const usable = this.faults.usableUnits().filter((u) => this.#placeable.has(u));
+    return boardStateOf({
+      model: this.calibrator.model,
+      sample,
+      lastGoodZones: this.runtime.lastGoodZoneTempsC(),
+      usableUnits: usable,
+      capHz: (u) => this.#dvfs.capHz(u, sample),
+      // A real board already holds the served model in its memory; a simulated board's meminfo does not.
+      heldBytes: this.sim ? 0 : weightsBytes(this.#o.model.shape),
+      trendKPerS: this.#trendKPerS(),
+      trendHorizonS: this.#o.thermal?.trendHorizonS ?? 10,
+    });
+  }
+
+  /** Passive trip of each logical zone: the lowest the HAL reports, else the model's prior. */
+  #tripsC(): Record<string, number> {
+    const trips: Record<string, number> = {};
+    for (const z of this.calibrator.model.zones) if (z.passiveTripC !== undefined) trips[z.id] = z.passiveTripC;
+    for (const t of this.runtime.latest()?.thermal ?? []) {
+      if (t.zone === undefined) continue;
+      for (const trip of t.trips) {
+        if (trip.type !== "passive") continue;
+        trips[t.zone] = Math.min(trips[t.zone] ?? Infinity, trip.tempC);
+      }
+    }
+    return trips;
+  }
+
+  /** Zones at or above `trip - marginC` in the latest sample (last good values stand in for lost ones). */
+  #hotZones(marginC: number): { zone: string; tempC: number; limitC: number }[] {
+    const trips = this.#tripsC();
+    const temps: Record<string, number> = {};
+    for (const [z, g] of Object.entries(this.runtime.lastGoodZoneTempsC())) temps[z] = g.value;
+    const hot: { zone: string; tempC: number; limitC: number }[] = [];
+    for (const [zone, tripC] of Object.entries(trips)) {
+      const t = temps[zone];
+      if (t !== undefined && t >= tripC - marginC) hot.push({ zone, tempC: t, limitC: tripC - marginC });
+    }
+    return hot;
+  }
+
+  /**
+   * Lets the board idle until every zone is 1 K below its planning limit
+   * (trip - margin), the budget is spent, or the hottest zone stops cooling
+   * (an ambient that keeps the idle board near its trip: waiting longer would
+   * not help, and the planner's coolest placement is all that is left).
+   */
+  async #coolDown(signal: AbortSignal | undefined, requestId: string, announced: { done: boolean }): Promise<void> {
+    const budgetMs = this.#o.thermal?.cooldownMaxMs ?? 60_000;
+    const margin = this.calibrator.model.thermalMarginC + 1;
+    const startMs = this.#clock.monotonicMs();
+    let hot = this.#hotZones(margin);
+    if (hot.length === 0) return;
+    if (!announced.done) {
+      announced.done = true;
+      this.faults.report(
+        "thermal-replan",
+        "info",
+        `letting the board cool before job ${requestId} runs: ${
+          hot.map((h) => `${h.zone} ${h.tempC.toFixed(1)} °C (limit ${(h.limitC + 1).toFixed(1)} °C)`).join(", ")
+        }`,
+        { requestId },
+      );
+    }
+    await this.#dvfs.releaseAll();
+    const hottest = () => Math.max(...hot.map((h) => h.tempC - h.limitC));
+    const history: { tMs: number; excess: number }[] = [{ tMs: startMs, excess: hottest() }];
+    while (hot.length > 0 && this.#clock.monotonicMs() - startMs < budgetMs) {
+      await this.runtime.idle(Math.min(1000, this.runtime.idlePeriodMs), signal);
+      await this.runtime.sampleNow();
+      hot = this.#hotZones(margin);
+      if (hot.length === 0) break;
+      const nowMs = this.#clock.monotonicMs();
+      history.push({ tMs: nowMs, excess: hottest() });
+      const before = history.find((h) => h.tMs >= nowMs - COOLING_WINDOW_MS);
+      if (before && nowMs - history[0].tMs >= COOLING_WINDOW_MS && before.excess - hottest() < MIN_COOLING_K) break;
+    }
+  }
+
+  // ---- jobs --------------------------------------------------------------------------------------------------
+
+  async #run(request: JobRequest, options: RunJobOptions): Promise<JobResult> {
+    const mode = options.mode ?? this.mode;
+    const signal = options.signal;
+    signal?.throwIfAborted();
+    const wallStart = performance.now();
+    const release = this.runtime.busy();
+    this.#running++;
+    try {
+      return await this.#execute(request, mode, signal, wallStart);
+    } catch (error) {
+      this.#stats.failed++;
+      if (!(signal?.aborted)) {
+        this.faults.report("job-failed", "error", `job ${request.id} failed: ${errorMessage(error)}`, {
+          requestId: request.id,
+          code: isQeilError(error) ? error.code : "Internal",
+        });
+      }
+      throw error;
+    } finally {
+      this.#running--;
+      release();
+      this.#jobPeak = undefined;
+      if (this.#o.releaseAfterJob ?? true) await this.#dvfs.releaseAll();
+    }
+  }
+
+  async #execute(request: JobRequest, mode: OrchestratorMode, signal: AbortSignal | undefined, wallStart: number) {
+    const k = request.samples;
+    if (!Number.isInteger(k) || k < 1) throw new RangeError(`runJob(): samples must be an integer >= 1, got ${k}`);
+    const prompt = promptTokens(this.#o.model, request.prompt);
+    const useCascade = mode === "qeil";
+    const cascade = useCascade ? createCascade({ ...this.#o.cascade, maxSamples: k }) : undefined;
+    const minSamples = cascade?.options.minSamples ?? k;
+    const baseSeed = request.seed ?? (hashString(`${this.#o.seed ?? 0}/${request.id}`) >>> 1);
+    const maxRetries = this.#o.faults?.maxRetries ?? 2;
+    const maxReplans = this.#o.thermal?.maxReplans ?? 4;
+    const guardShare = this.#o.thermal?.guardMarginShare ?? 0.5;
+
+    await this.runtime.sampleNow();
+    this.#jobPeak = {};
+    const window = this.runtime.meter.begin(`job ${request.id}`);
+    const finished: JobSample[] = [];
+    const waves: WaveRecord[] = [];
+    const usedUnits = new Set<string>();
+    let nextIndex = 0;
+    let decided: Decision | undefined;
+    let deviceMs = 0;
+    let faultsRecovered = 0;
+    let unitFaults = 0;
+    let thermalReplans = 0;
+    let allCached = true;
+
+    const stateFor = () => this.#state().state;
+    const announced = { done: false };
+    while (decided === undefined && finished.length < k) {
+      signal?.throwIfAborted();
+      const remaining = k - finished.length;
+      let size = remaining;
+      if (useCascade && (this.#o.waves ?? "all") === "adaptive") {
+        size = finished.length < minSamples
+          ? Math.min(remaining, minSamples - finished.length)
+          : Math.min(remaining, this.#o.waveSamples ?? 2);
+      }
+      // A board near its trip cools first (the planner's constraint starts from the current temperatures).
+      // Thermal protection is part of qeil; the baselines run as a user without it would (the kernel throttles).
+      if (mode === "qeil" && thermalReplans < maxReplans) await this.#coolDown(signal, request.id, announced);
+      const model = this.calibrator.model;
+      const state = stateFor();
+      const job: Job = {
+        shape: this.costShape,
+        promptTokens: prompt.length,
+        genTokens: request.maxTokens,
+        samples: size,
+        ...(request.sloMs !== undefined ? { sloMs: request.sloMs } : {}),
+      };
+      const choice = this.#planner.choose(
+        mode,
+        model,
+        { job, state, probation: this.faults.probation(), epoch: this.calibrator.epoch },
+        this.#rng,
+      );
+      this.#choice = choice;
+      allCached &&= choice.cached;
+      const freqHz = await this.#dvfs.apply(choice.placement, this.runtime.latest());
+      for (const u of usedUnitsOf(choice.placement)) usedUnits.add(u);
+      const base = nextIndex;
+      nextIndex += size;
+      const guardOn = mode === "qeil" && thermalReplans < maxReplans;
+      const record: WaveRecord = { model, state, placement: choice.placement, samples: size, maxTokens: 0 };
+      waves.push(record);
+      let wave: WaveRun | undefined;
+      try {
+        wave = this.#wave({
+          request,
+          size,
+          seed: (baseSeed + base * 7919) >>> 0,
+          placement: choice.placement,
+          freqHz,
+          promptTokens: prompt.length,
+          signal,
+          cancelled: () => decided !== undefined,
+          guard: guardOn ? () => this.#guard(guardShare) : undefined,
+        });
+        for await (const s of wave.samples) {
+          if (s.finishReason === "cancelled") continue;
+          record.maxTokens = Math.max(record.maxTokens, s.tokenIds.length);
+          const extraction = extractAnswer(request.task, s.text, request.choices ? { choices: request.choices } : {});
+          const sample: JobSample = {
+            index: base + s.index,
+            text: s.text,
+            answer: extraction.ok ? extraction.answer : null,
+            finishReason: s.finishReason,
+            tokens: s.tokenIds.length,
+            meanLogProb: s.meanLogProb,
+          };
+          finished.push(sample);
+          if (cascade && decided === undefined) {
+            const step = cascade.push({
+              index: sample.index,
+              valid: extraction.ok,
+              ...(extraction.ok ? { answer: extraction.answer } : {}),
+              meanLogProb: s.meanLogProb,
+            });
+            if (step.action === "stop") decided = step;
+          }
+        }
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason ?? error;
+        const fault = unitFaultOf(error);
+        if (fault) {
+          unitFaults++;
+          this.faults.unitFault(fault.unitId, fault.kind, fault.reason, request.id);
+          if (unitFaults > maxRetries) throw error;
+          this.#o.logger?.warn("re-planning a job around a unit fault", { id: request.id, unitId: fault.unitId });
+          continue;
+        }
+        if (error instanceof ThermalGuardError) {
+          thermalReplans++;
+          this.#stats.thermalReplans++;
+          this.faults.report(
+            "thermal-replan",
+            "warning",
+            `job ${request.id}: ${error.message}; re-planning the remaining samples`,
+            { requestId: request.id },
+          );
+          continue;
+        }
+        throw error;
+      } finally {
+        if (wave) {
+          // The work done before a fault was measured too: it counts toward latency and calibration.
+          deviceMs += wave.deviceMs();
+          const timings = wave.timings();
+          if (timings.length > 0) this.calibrator.observeTimings(timings);
+        }
+      }
+    }
+    if (unitFaults > 0) {
+      faultsRecovered = unitFaults;
+      this.#stats.faultsRecovered += unitFaults;
+    }
+
+    await this.runtime.sampleNow();
+    let energyJ = 0;
+    let energyWindowMs = 0;
+    let incompleteRails: string[] = [];
+    try {
+      const measured = window.end();
+      energyJ = measured.energyJ;
+      energyWindowMs = measured.durationMs;
+      incompleteRails = measured.incompleteRails;
+    } catch (error) {
+      // A job that took no time on the board's clock (nothing charged) spent no measurable energy.
+      if (!(error instanceof RangeError)) throw error;
+    }
+    const peakTempC = this.#jobPeak ?? {};
+    const wallMs = performance.now() - wallStart;
+
+    const decision = decided ?? cascade?.finish();
+    let answer: string | null;
+    let confidence: number;
+    let stopReason: StopReason;
+    let votes: Vote[];
+    const cascadeSamples = finished.map((s) => ({
+      index: s.index,
+      valid: s.answer !== null,
+      ...(s.answer !== null ? { answer: s.answer } : {}),
+      meanLogProb: s.meanLogProb,
+    }));
+    if (decision) {
+      answer = decision.answer;
+      confidence = decision.confidence;
+      stopReason = decision.stopReason;
+      votes = decision.votes;
+    } else {
+      answer = majorityVote(cascadeSamples);
+      votes = tallyVotes(cascadeSamples).sort((a, b) => b.count - a.count || a.firstIndex - b.firstIndex);
+      const a = votes[0]?.count ?? 0;
+      const b = votes[1]?.count ?? 0;
+      confidence = votes.length === 0 ? 0 : leaderPosterior(a, b);
+      stopReason = "budget";
+    }
+    const from = finished.find((s) => s.answer !== null && s.answer === answer) ?? finished[0];
+    const samplesUsed = decision?.samplesUsed ?? finished.length;
+
+    const predicted = this.#posthoc(waves, prompt.length, energyWindowMs);
+    const standardEnergyJ = this.#standardEnergyJ(waves, prompt.length, k, finished);
+    const latencyMs = this.sim ? deviceMs : wallMs;
+    this.calibrator.recordOutcome({
+      predicted: { energyJ: predicted.energyJ, latencyMs: predicted.latencyMs, peakTempC: predicted.peakTempC },
+      measured: { energyJ, latencyMs, peakTempC },
+    });
+    this.faults.jobSucceeded(usedUnits);
+    this.#stats.jobs++;
+    const lastPlacement = waves.at(-1)!.placement;
+    const result: JobResult = {
+      id: request.id,
+      mode,
+      task: request.task,
+      answer,
+      text: from?.text ?? "",
+      confidence: Math.min(1, Math.max(0, confidence)),
+      samplesUsed: Math.max(1, samplesUsed),
+      stopReason,
+      energyJ: Math.max(0, energyJ),
+      latencyMs: Math.max(0, latencyMs),
+      placement: lastPlacement,
+      k,
+      samplesStarted: nextIndex,
+      samples: [...finished].sort((a, b) => a.index - b.index),
+      votes,
+      waves: waves.length,
+      predicted: { energyJ: predicted.energyJ, latencyMs: predicted.latencyMs, peakTempC: predicted.peakTempC },
+      ...(standardEnergyJ !== undefined ? { standardEnergyJ } : {}),
+      measurement: {
+        latencyClock: this.sim ? "simulated-device" : "wall",
+        wallMs,
+        energyWindowMs,
+        incompleteRails,
+        peakTempC,
+      },
+      faultsRecovered,
+      thermalReplans,
+      planCached: allCached,
+    };
+    this.#o.onJob?.(result);
+    return result;
+  }
+
+  /** Throws ThermalGuardError when a zone reached `trip - share * margin` (checked before each decode step). */
+  #guard(share: number): void {
+    const hot = this.#hotZones(share * this.calibrator.model.thermalMarginC);
+    if (hot.length > 0) {
+      const h = hot.sort((a, b) => (b.tempC - b.limitC) - (a.tempC - a.limitC))[0];
+      throw new ThermalGuardError(h.zone, h.tempC, h.limitC);
+    }
+  }
+
+  /**
+   * The model's prediction of the job as it ran: each wave with its realised
+   * token count, plus the board's idle power over the part of the energy window
+   * not covered by predicted work (planning, host compute, clock changes).
+   */
+  #posthoc(waves: WaveRecord[], promptLength: number, windowMs: number) {
+    let energyJ = 0;
+    let latencyMs = 0;
+    const peakTempC: Record<string, number> = {};
+    for (const w of waves) {
+      const gen = Math.max(1, w.maxTokens);
+      let p: Prediction;
+      try {
+        p = predict(w.model, w.state, {
+          shape: this.costShape,
+          promptTokens: promptLength,
+          genTokens: gen,
+          samples: w.samples,
+        }, w.placement);
+      } catch {
+        continue;
+      }
+      energyJ += p.energyJ;
+      latencyMs += p.latencyMs;
+      for (const [z, t] of Object.entries(p.peakTempC)) peakTempC[z] = Math.max(peakTempC[z] ?? -Infinity, t);
+    }
+    const gapMs = Math.max(0, windowMs - latencyMs);
+    if (gapMs > 0 && waves.length > 0) energyJ += this.#idlePowerW(waves.at(-1)!.state) * gapMs / 1000;
+    return { energyJ, latencyMs, peakTempC };
+  }
+
+  /** Board power with nothing running, W: base power plus every unit that cannot be gated, idling at its lowest clock. */
+  #idlePowerW(state: BoardState): number {
+    const model = this.calibrator.model;
+    let w = model.basePowerW;
+    for (const id of model.unitIds) {
+      const u = model.units[id];
+      if (u.powerGateable) continue;
+      const zone = model.zones.find((z) => z.id === u.thermalZone);
+      const tempC = state.tempsC[u.thermalZone] ?? state.ambientC + (zone?.ambientOffsetK ?? 0);
+      w += unitPowerW(u, { activity: 0, freqHz: u.opps[0].freqHz, tempC });
+    }
+    return w;
+  }
+
+  /** The standard placement's predicted energy for the whole job (k samples, realised token count), J. */
+  #standardEnergyJ(waves: WaveRecord[], promptLength: number, k: number, finished: JobSample[]): number | undefined {
+    const first = waves[0];
+    if (first === undefined) return undefined;
+    const job: Job = {
+      shape: this.costShape,
+      promptTokens: promptLength,
+      genTokens: Math.max(1, ...finished.map((s) => s.tokens)),
+      samples: k,
+    };
+    try {
+      return predict(first.model, first.state, job, standardPlacement(first.model, job)).energyJ;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Runs one wave: a batched generation charged to the simulator, or lanes on their backends (real board). */
+  #wave(spec: WaveSpec): WaveRun {
+    return this.sim ? this.#simWave(spec) : this.#hostWave(spec);
+  }
+
+  #simWave(spec: WaveSpec): WaveRun {
+    const charger: SimCharger = createSimCharger({
+      sim: this.sim!,
+      model: () => this.calibrator.model,
+      costShape: this.costShape,
+      realLayers: this.#o.model.shape.layers,
+      placement: spec.placement,
+      promptTokens: spec.promptTokens,
+      freqHz: spec.freqHz,
+      ledger: this.#ledger,
+      ...(this.#o.itemDeadline?.factor !== undefined ? { deadlineFactor: this.#o.itemDeadline.factor } : {}),
+      ...(this.#o.itemDeadline?.minMs !== undefined ? { minDeadlineMs: this.#o.itemDeadline.minMs } : {}),
+      ...(spec.guard ? { guard: spec.guard } : {}),
+    });
+    const samples = generate(this.#o.model, {
+      prompt: spec.request.prompt,
+      samples: spec.size,
+      maxTokens: spec.request.maxTokens,
+      temperature: spec.request.temperature,
+      ...(spec.request.stop ? { stop: spec.request.stop } : {}),
+      seed: spec.seed,
+    }, {
+      charger,
+      cancelled: () => spec.cancelled(),
+      ...(spec.signal ? { signal: spec.signal } : {}),
+    });
+    return {
+      samples,
+      deviceMs: () => charger.deviceMs,
+      timings: () => charger.timingObservations(this.costShape.weightPrecision),
+    };
+  }
+
+  /**
+   * A real board: each lane is a generation of its samples on a model whose
+   * segments run on the lane's units' backends; lanes run concurrently. Each
+   * lane prefills on its own first unit (the placement's prefill unit is not
+   * honoured separately: generation cannot move a KV cache between backends).
+   */
+  #hostWave(spec: WaveSpec): WaveRun {
+    const lanes = spec.placement.lanes;
+    const timing = new Map<string, { flops: number; bytes: number; ms: number; freqHz: number }>();
+    const startedMs = performance.now();
+    const ledger = this.#ledger;
+    const model = this.#o.model;
+    const shape = model.shape;
+    const laneModel = (segments: Placement["lanes"][number]["segments"]) => this.#laneModel(segments);
+    const run = async function* (): AsyncGenerator<GeneratedSample> {
+      let offset = 0;
+      const iterators = lanes.map((lane, l) => {
+        const laneOffset = offset;
+        offset += lane.samples;
+        return (async function* () {
+          const m = await laneModel(lane.segments);
+          const charger = hostCharger(lane.segments, shape, spec.freqHz, timing, ledger);
+          for await (
+            const s of generate(m, {
+              prompt: spec.request.prompt,
+              samples: lane.samples,
+              maxTokens: spec.request.maxTokens,
+              temperature: spec.request.temperature,
+              ...(spec.request.stop ? { stop: spec.request.stop } : {}),
+              seed: (spec.seed + l * 104729) >>> 0,
+            }, {
+              charger,
+              cancelled: () => spec.cancelled(),
+              ...(spec.signal ? { signal: spec.signal } : {}),
+            })
+          ) {
+            yield { ...s, index: laneOffset + s.index };
+          }
+          charger.flush();
+        })();
+      });
+      yield* mergeAsync(iterators);
+    };
+    return {
+      samples: run(),
+      deviceMs: () => performance.now() - startedMs,
+      timings: () =>
+        [...timing].filter(([, t]) => t.ms > 0 && t.flops + t.bytes > 0).map(([unitId, t]) => ({
+          kind: "timing" as const,
+          unitId,
+          precision: shape.weightPrecision,
+          flops: t.flops,
+          bytes: t.bytes,
+          freqHz: t.freqHz,
+          measuredDurationMs: t.ms,
+        })),
+    };
+  }
+
+  /** The model for a lane's segments on their units' backends (cached per layout). */
+  #laneModel(segments: Placement["lanes"][number]["segments"]): Promise<DecoderModel> {
+    const key = segments.map((s) => `${s.unitId}[${s.layerStart},${s.layerEnd})`).join(">");
+    let m = this.#laneModels.get(key);
+    if (!m) {
+      const backends = this.#o.backends ?? {};
+      m = this.#o.model.withSegments(
+        segments.map((s) => ({ layerStart: s.layerStart, layerEnd: s.layerEnd, backend: backends[s.unitId] })),
+      );
+      this.#laneModels.set(key, m);
+      m.catch(() => this.#laneModels.delete(key));
+    }
+    return m;
+  }
+}
+
+/** What a wave needs. */
+interface WaveSpec {
+  request: JobRequest;
+  size: number;
+  seed: number;
+  placement: Placement;
+  freqHz: Record<string, number>;
+  promptTokens: number;
+  signal: AbortSignal | undefined;
+  cancelled: () => boolean;
+  guard: (() => void) | undefined;
+}
+
+/** A running wave. */
+interface WaveRun {
+  samples: AsyncIterable<GeneratedSample>;
+  /** Device time so far, ms. */
+  deviceMs(): number;
+  timings(): TimingObservation[];
+}
+
+/**
+ * A StepCharger for a real board: executes nothing (the backend does the
+ * work) but times each ORT run (from its charge to the next) and books its
+ * FLOPs and bytes on the lane's units, for the calibration.
+ */
+function hostCharger(
+  segments: Placement["lanes"][number]["segments"],
+  shape: DecoderShape,
+  freqHz: Record<string, number>,
+  timing: Map<string, { flops: number; bytes: number; ms: number; freqHz: number }>,
+  ledger: WorkLedger,
+): StepCharger & { flush(): void } {
+  let pending: { unitId: string; flops: number; bytes: number; atMs: number } | undefined;
+  const close = () => {
+    if (!pending) return;
+    const ms = performance.now() - pending.atMs;
+    const t = timing.get(pending.unitId) ?? { flops: 0, bytes: 0, ms: 0, freqHz: freqHz[pending.unitId] ?? 0 };
+    t.flops += pending.flops;
+    t.bytes += pending.bytes;
+    t.ms += ms;
+    timing.set(pending.unitId, t);
+    ledger.add(pending.unitId, ms, 0, pending.bytes);
+    pending = undefined;
+  };
+  return {
+    charge(event) {
+      close();
+      const seg = segments.find((s) => s.layerStart <= event.layerStart && event.layerStart < s.layerEnd) ??
+        segments[0];
+      const range = { layerStart: event.layerStart, layerEnd: event.layerEnd };
+      const w = event.phase === "prefill"
+        ? prefillWorkOf(shape, event.newTokens, event.batch, range)
+        : decodeWorkOf(shape, event.pastLength, event.batch, range);
+      pending = { unitId: seg.unitId, flops: w.flops, bytes: w.bytes, atMs: performance.now() };
+      return Promise.resolve();
+    },
+    flush: close,
+  };
+}
+
+function prefillWorkOf(
+  shape: DecoderShape,
+  tokens: number,
+  batch: number,
+  r: { layerStart: number; layerEnd: number },
+) {
+  return prefillWork(shape, { tokens, batch, ...r });
+}
+
+function decodeWorkOf(
+  shape: DecoderShape,
+  context: number,
+  batch: number,
+  r: { layerStart: number; layerEnd: number },
+) {
+  return decodeWork(shape, { context, batch, ...r });
+}
+
+/** Merges async iterators, yielding values as they arrive; the first error ends the merge. */
+async function* mergeAsync<T>(iterators: AsyncIterator<T>[]): AsyncGenerator<T> {
+  const pending = new Map<number, Promise<{ i: number; r: IteratorResult<T> }>>();
+  const next = (i: number) => pending.set(i, iterators[i].next().then((r) => ({ i, r })));
+  iterators.forEach((_, i) => next(i));
+  try {
+    while (pending.size > 0) {
+      const { i, r } = await Promise.race(pending.values());
+      if (r.done) pending.delete(i);
+      else {
+        next(i);
+        yield r.value;
+      }
+    }
+  } finally {
+    for (const [i] of pending) await iterators[i].return?.().catch(() => undefined);
+  }
+}
+
+function usedUnitsOf(p: Placement): Set<string> {
+  return new Set([p.prefillUnit, ...p.lanes.flatMap((l) => l.segments.map((s) => s.unitId))]);
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Creates the orchestrator; call `start()` before the first job. */
+export function createOrchestrator(options: OrchestratorOptions): Orchestrator {
+  return new JobOrchestrator(options);
+}
+
+/** The result payload's fields of a job result. */
+export function outcomeOf(result: JobResult): InferOutcome {
+  return {
+    answer: result.answer,
+    text: result.text,
+    confidence: result.confidence,
+    samplesUsed: result.samplesUsed,
+    stopReason: result.stopReason,
+    energyJ: result.energyJ,
+    latencyMs: result.latencyMs,
+    placement: result.placement,
+  };
+}
