@@ -166,7 +166,9 @@ export const jetsonOrinNano: BoardProfile = {
         kind: "cpu",
         label: "6x Cortex-A78AE @ 1.728 GHz",
         opps: CPU_OPPS,
-        peakOpsPerS: { fp32: 165.9e9, fp16: 331.8e9, int8: 663.6e9, int4: 165.9e9 },
+        // int4 = int8/3: llama.cpp unpacks nibbles around every SDOT, as on the
+        // RK3588's A76 where a Q4_1 decode anchors it (rk3588.ts).
+        peakOpsPerS: { fp32: 165.9e9, fp16: 331.8e9, int8: 663.6e9, int4: 221.2e9 },
         bandwidthBytesPerS: 40e9,
         computeEfficiency: 0.21,
         memoryEfficiency: 0.8,
@@ -182,7 +184,7 @@ export const jetsonOrinNano: BoardProfile = {
         sources: [
           "boards.md 2.7: 6x A78AE, 1.7 GHz on the Super; fp32 16 FLOP/clk/core [DERIVED] = 165.9 GFLOP/s at 1.728 GHz",
           "boards.md 2.4: CPU ladder in 76.8 MHz steps",
-          "fp16/int8/int4 rates, bandwidth 40 GB/s, efficiencies and power split: estimates (UNSURE)",
+          "fp16/int8 rates (2x, 4x fp32), bandwidth 40 GB/s, efficiencies and power split: estimates (UNSURE); int4 = int8/3 as the RK3588 A76 anchor shows for llama.cpp's kernels",
           VOLTAGE_SOURCE,
         ],
       },
