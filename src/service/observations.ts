@@ -17,7 +17,7 @@
  *   `concurrentBusShare` says, recomputed whenever an item starts or ends.
  */
 import type { Precision } from "../core/mod.ts";
-import type { Board, Sample } from "../hal/mod.ts";
+import { type Board, counterDeltaJ, type Sample } from "../hal/mod.ts";
 import {
   type BoardModel,
   type BoardState,
@@ -250,9 +250,10 @@ export function stateFromSample(
 export interface TelemetryInputs {
   model: BoardModel;
   /**
-   * HAL samples in time order. Each sample's rail powers are taken as the
-   * average since the previous sample (a simulated board's rails report the
-   * average of its last physics step; sample once per step).
+   * HAL samples in time order. A rail with an energy counter gives its exact
+   * mean; otherwise each reading is taken as the average since the previous
+   * sample (a simulated board's power files report the average of its last
+   * physics step: sample once per step).
    */
   samples: readonly Sample[];
   /** Every work item that ran over the samples' span (items outside it are ignored). */
@@ -274,8 +275,9 @@ const PERIOD_TOLERANCE = 0.02;
  * Telemetry points, one per period of samples: consecutive samples are
  * grouped so each group spans `periodMs` from the sample before it (a group
  * that cannot, because of a gap, is dropped and the grid restarts at its end).
- * For each point: every covered rail's time-weighted mean power (a rail that
- * failed in the period is left out of that point), each zone's mean
+ * For each point: every covered rail's mean power (from its energy counter
+ * when every reading has one, else time-weighted readings; a rail that failed
+ * in the period is left out of that point), each zone's mean
  * temperature (the thermal fit pairs consecutive means, whose power is the
  * mean of the two periods, so means fit it exactly), and each model unit's
  * busy share, activity, clock and DRAM traffic from the records overlapping
@@ -320,24 +322,37 @@ function pointOf(
   const fromMs = samples[a].monotonicMs;
   const toMs = samples[b].monotonicMs;
   const windowMs = toMs - fromMs;
-  // Rails: time-weighted mean over the period, only when every reading in it is good.
+  // Rails: mean power over the period, only when every reading in it is good. A rail with an energy counter
+  // gives it exactly (the counter's deltas, wrap-around handled by the HAL's rule); otherwise each reading
+  // stands for the interval before it.
   const railReadings: RailReading[] = [];
   for (const [name, coverage] of Object.entries(rails)) {
-    let energy = 0;
+    let fromPowerJ = 0;
+    let fromCounterJ: number | undefined = 0;
     let good = true;
+    let previous = samples[a].power.find((p) => p.name === name);
     for (let i = a + 1; i <= b && good; i++) {
       const r = samples[i].power.find((p) => p.name === name);
-      if (r === undefined || !r.ok) good = false;
-      else energy += r.powerW * (samples[i].monotonicMs - samples[i - 1].monotonicMs);
+      if (r === undefined || !r.ok) {
+        good = false;
+        continue;
+      }
+      fromPowerJ += r.powerW * (samples[i].monotonicMs - samples[i - 1].monotonicMs) / 1000;
+      if (fromCounterJ !== undefined) {
+        const delta = previous?.ok && previous.energyJ !== undefined && r.energyJ !== undefined
+          ? counterDeltaJ(previous.energyJ, r.energyJ, r.energyRangeJ ?? previous.energyRangeJ)
+          : undefined;
+        fromCounterJ = delta?.ok ? fromCounterJ + delta.value : undefined;
+      }
+      previous = r;
     }
-    if (good) {
-      railReadings.push({
-        name,
-        powerW: energy / windowMs,
-        unitIds: [...coverage.unitIds],
-        includesBase: coverage.includesBase,
-      });
-    }
+    if (!good) continue;
+    railReadings.push({
+      name,
+      powerW: (fromCounterJ ?? fromPowerJ) / (windowMs / 1000),
+      unitIds: [...coverage.unitIds],
+      includesBase: coverage.includesBase,
+    });
   }
   // Zones: mean of the good readings.
   const sums: Record<string, { sum: number; n: number }> = {};

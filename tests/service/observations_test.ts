@@ -235,6 +235,26 @@ Deno.test("telemetryObservations() averages rails and zones over each period and
   assert.equal(voltageForFreq(RK.units.npu, 800e6), 0.75);
 });
 
+Deno.test("telemetryObservations() takes a rail's mean from its energy counter when every reading has one", () => {
+  // The power readings say 1 W; the counter, which wraps at 100 J, says 30 J over 2 s.
+  const counterJ = [90, 95, 100 - 1e-9, 5, 10, 15, 20];
+  const samples = counterJ.map((energyJ, i) => {
+    const s = sample(i * 1000 / 3, { npu: 1 }, ZONES(40));
+    s.power = [{ name: "npu", role: "unit", ok: true, powerW: 1, energyJ, energyRangeJ: 100 }];
+    return s;
+  });
+  const rails = { npu: { unitIds: ["npu"], includesBase: false } };
+  const built = telemetryObservations({ model: RK, samples, records: [], rails, periodMs: 2000 });
+  assert.equal(built.observations.length, 1);
+  close(built.observations[0].rails[0].powerW, 15);
+  // One reading without a counter: back to the power readings.
+  delete (samples[3].power[0] as { energyJ?: number }).energyJ;
+  close(
+    telemetryObservations({ model: RK, samples, records: [], rails, periodMs: 2000 }).observations[0].rails[0].powerW,
+    1,
+  );
+});
+
 Deno.test("telemetryObservations() restarts its grid after a gap and refuses a non-positive period", () => {
   const at = [0, 100, 200, 300, 700, 800, 900, 1000];
   const samples = at.map((t) => sample(t, { npu: 0 }, ZONES(40)));
