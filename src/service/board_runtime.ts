@@ -28,7 +28,7 @@ export interface BoardRuntimeOptions {
   idlePeriodMs?: number;
   /**
    * Sampling period while a job runs, ms; it should divide `idlePeriodMs` so
-   * samples stay on one grid. @default idlePeriodMs / 5 (at least the simulator's step)
+   * samples stay on one grid. @default the simulator's step, else idlePeriodMs / 5
    */
   busyPeriodMs?: number;
   /**
@@ -116,8 +116,9 @@ class Runtime implements BoardRuntime {
     this.virtual = options.sim?.timeMode === "virtual";
     this.clock = options.clock ?? options.sim?.clock ?? systemClock;
     this.idlePeriodMs = options.idlePeriodMs ?? 1000;
-    const floorMs = options.sim?.stepMs ?? 1;
-    this.busyPeriodMs = options.busyPeriodMs ?? Math.max(floorMs, this.idlePeriodMs / 5);
+    // A simulated board's power files hold the average of its last step: sampling every step while work
+    // runs gives the calibration every step's power.
+    this.busyPeriodMs = options.busyPeriodMs ?? options.sim?.stepMs ?? this.idlePeriodMs / 5;
     if (!(this.idlePeriodMs > 0) || !(this.busyPeriodMs > 0)) {
       throw new RangeError(
         `board runtime: sampling periods must be > 0 ms, got ${this.idlePeriodMs} and ${this.busyPeriodMs}`,

@@ -1,12 +1,12 @@
 /**
  * The calibration feed: the physics board model the planner uses, updated
- * online from what the board measured. Telemetry (power rails, zone
- * temperatures, per-unit clocks, and the work each unit did, from the work
- * ledger) is fed at the telemetry period, on the sampling grid, so the
- * thermal fit sees evenly spaced points; the measured durations of the work
- * charged to each unit are fed after each job. The prediction error of whole
- * jobs (energy and latency MAPE, peak temperature error) is kept for the
- * status API, the metrics and the dashboard.
+ * online from what the board measured. Samples are grouped into telemetry
+ * points of one telemetry period each (rail powers and zone temperatures
+ * averaged over the period, each unit's activity from the work records that
+ * overlap it, as observations.ts builds them); the measured durations of the
+ * work charged to each unit become timing observations after each wave. The
+ * prediction error of whole jobs (energy and latency MAPE, peak temperature
+ * error) is kept for the status API, the metrics and the dashboard.
  */
 import type { Logger } from "../core/mod.ts";
 import type { Board, Sample } from "../hal/mod.ts";
@@ -15,14 +15,17 @@ import {
   calibrate,
   type CalibrationOptions,
   type JobOutcome,
+  type Observation,
   predictionError,
   type PredictionErrorReport,
-  type RailReading,
-  type TelemetryObservation,
-  type TimingObservation,
-  type UnitTelemetry,
 } from "../physics/mod.ts";
-import type { WorkLedger } from "./charger.ts";
+import {
+  type RailCoverage,
+  railCoverage,
+  telemetryObservations,
+  timingObservations,
+  type WorkRecord,
+} from "./observations.ts";
 
 /** Options of `createCalibrator`. */
 export interface CalibratorOptions {
@@ -30,9 +33,7 @@ export interface CalibratorOptions {
   model: BoardModel;
   /** The discovered board (which rail measures what). */
   board: Board;
-  /** Work the units did (charged by the orchestrator). */
-  ledger: WorkLedger;
-  /** Spacing of telemetry observations, ms (the sampling grid's idle period). */
+  /** Length of a telemetry point, ms (the sampling grid's idle period). */
   periodMs: number;
   /** Job outcomes kept for the prediction error. @default 200 */
   outcomesKept?: number;
@@ -60,9 +61,9 @@ export interface CalibrationReport {
   fit: FitError;
   telemetryObservations: number;
   timingObservations: number;
-  /** Observations (or parts of them) physics could not use, total. */
+  /** Observations (or parts of them) that could not be used, total. */
   skipped: number;
-  /** The last reason physics gave for skipping one. */
+  /** The last reason given for skipping one. */
   lastSkipped?: string;
   /** Increments when the calibrated efficiencies drift by more than 10% (plans are redone then). */
   epoch: number;
@@ -74,10 +75,12 @@ export interface Calibrator {
   readonly model: BoardModel;
   /** Increments when the model has drifted enough that cached plans should be redone. */
   readonly epoch: number;
-  /** Feeds a sample; only grid samples one period apart become telemetry observations. */
+  /** Feeds a sample (every sample, in time order; `onGrid` marks the sampling grid's own). */
   observeSample(sample: Sample, onGrid: boolean): void;
-  /** Feeds measured durations of charged work. */
-  observeTimings(observations: readonly TimingObservation[]): void;
+  /** Feeds a record of work a unit ran (for the activity of telemetry points). */
+  addRecord(record: WorkRecord): void;
+  /** Fits the efficiencies to the measured durations of `records` (the work of a wave). */
+  observeTimings(records: readonly WorkRecord[]): void;
   /** Records a job's predicted and measured outcome. */
   recordOutcome(outcome: JobOutcome): void;
   report(): CalibrationReport;
@@ -87,22 +90,24 @@ export interface Calibrator {
 const EPOCH_DRIFT = 0.1;
 /** Fitting errors are averaged over this many recent calls. */
 const FIT_WINDOW = 30;
+/** A telemetry point may be this much (relative) longer or shorter than the period (observations.ts's tolerance). */
+const PERIOD_SLACK = 0.02;
 
 class Feed implements Calibrator {
   #model: BoardModel;
   #epoch = 0;
   #epochModel: BoardModel;
   readonly #o: CalibratorOptions;
-  readonly #railUnits: Map<string, { unitIds: string[]; includesBase: boolean }>;
+  readonly #rails: Record<string, RailCoverage>;
   #outcomes: JobOutcome[] = [];
   #fit: { durationMapePct: number[]; powerWapePct: number[]; tempMaeC: number[] } = {
     durationMapePct: [],
     powerWapePct: [],
     tempMaeC: [],
   };
-  #lastObsMs: number | undefined;
-  #prevSample: { atMs: number; ledger: ReturnType<WorkLedger["snapshot"]> } | undefined;
-  #lastFreqHz: Record<string, number> = {};
+  /** Samples since the start of the current telemetry point (the first one is its start). */
+  #samples: Sample[] = [];
+  #records: WorkRecord[] = [];
   #telemetryCount = 0;
   #timingCount = 0;
   #skipped = 0;
@@ -112,14 +117,9 @@ class Feed implements Calibrator {
     this.#o = options;
     this.#model = options.model;
     this.#epochModel = options.model;
-    this.#railUnits = new Map();
-    const unitIds = [...options.model.unitIds];
-    for (const rail of options.board.rails) {
-      if (rail.role === "input") this.#railUnits.set(rail.name, { unitIds, includesBase: true });
-      else if (rail.role === "unit" && rail.unitId !== undefined && options.model.units[rail.unitId]) {
-        this.#railUnits.set(rail.name, { unitIds: [rail.unitId], includesBase: false });
-      }
-    }
+    const coverage = railCoverage(options.board, options.model);
+    this.#rails = coverage.rails;
+    for (const why of coverage.skipped) options.logger?.info("rail left out of the power fit", { why });
   }
 
   get model(): BoardModel {
@@ -130,57 +130,46 @@ class Feed implements Calibrator {
     return this.#epoch;
   }
 
-  observeSample(sample: Sample, onGrid: boolean): void {
-    const ledger = this.#o.ledger.snapshot();
-    const prev = this.#prevSample;
-    this.#prevSample = { atMs: sample.monotonicMs, ledger };
-    for (const [id, u] of Object.entries(sample.units)) if (u.curFreqHz.ok) this.#lastFreqHz[id] = u.curFreqHz.value;
-    if (!onGrid || prev === undefined) return;
-    const periodMs = this.#o.periodMs;
-    if (this.#lastObsMs !== undefined && sample.monotonicMs - this.#lastObsMs < periodMs * 0.95) return;
-    this.#lastObsMs = sample.monotonicMs;
-    const intervalMs = sample.monotonicMs - prev.atMs;
-    if (!(intervalMs > 0)) return;
-    const units: Record<string, UnitTelemetry> = {};
-    for (const id of this.#model.unitIds) {
-      const now = ledger[id];
-      const before = prev.ledger[id];
-      const busyMs = (now?.busyMs ?? 0) - (before?.busyMs ?? 0);
-      const dasiMs = (now?.dasiMs ?? 0) - (before?.dasiMs ?? 0);
-      const bytes = (now?.bytes ?? 0) - (before?.bytes ?? 0);
-      units[id] = {
-        activity: clamp01(dasiMs / intervalMs),
-        busyFraction: clamp01(busyMs / intervalMs),
-        freqHz: this.#lastFreqHz[id] ?? this.#model.units[id].opps[0].freqHz,
-        bytesPerS: Math.max(0, bytes) / (intervalMs / 1000),
-      };
-    }
-    const zoneTempsC: Record<string, number> = {};
-    for (const t of sample.thermal) {
-      if (!t.ok || t.zone === undefined) continue;
-      zoneTempsC[t.zone] = Math.max(zoneTempsC[t.zone] ?? -Infinity, t.tempC);
-    }
-    const rails: RailReading[] = [];
-    for (const r of sample.power) {
-      const mapped = this.#railUnits.get(r.name);
-      if (!r.ok || mapped === undefined) continue;
-      rails.push({ name: r.name, powerW: r.powerW, ...mapped });
-    }
-    const observation: TelemetryObservation = {
-      kind: "telemetry",
-      timeS: sample.monotonicMs / 1000,
-      units,
-      zoneTempsC,
-      rails,
-    };
-    this.#apply([observation]);
-    this.#telemetryCount++;
+  addRecord(record: WorkRecord): void {
+    this.#records.push(record);
   }
 
-  observeTimings(observations: readonly TimingObservation[]): void {
-    if (observations.length === 0) return;
-    this.#apply(observations);
-    this.#timingCount += observations.length;
+  observeSample(sample: Sample, onGrid: boolean): void {
+    if (this.#samples.length === 0) {
+      if (onGrid) this.#samples.push(sample);
+      return;
+    }
+    this.#samples.push(sample);
+    const periodMs = this.#o.periodMs;
+    const spanMs = sample.monotonicMs - this.#samples[0].monotonicMs;
+    if (spanMs < periodMs * (1 - PERIOD_SLACK)) return;
+    if (spanMs <= periodMs * (1 + PERIOD_SLACK)) {
+      const built = telemetryObservations({
+        model: this.#model,
+        samples: this.#samples,
+        records: this.#records,
+        rails: this.#rails,
+        periodMs,
+      });
+      this.#skip(built.skipped);
+      if (built.observations.length > 0) {
+        this.#apply(built.observations);
+        this.#telemetryCount += built.observations.length;
+      }
+    }
+    // The next point starts here (or, after a gap, at the next grid sample).
+    this.#samples = onGrid ? [sample] : [];
+    const fromMs = this.#samples[0]?.monotonicMs ?? sample.monotonicMs;
+    this.#records = this.#records.filter((r) => r.endMs > fromMs);
+  }
+
+  observeTimings(records: readonly WorkRecord[]): void {
+    if (records.length === 0) return;
+    const built = timingObservations(this.#model, records);
+    this.#skip(built.skipped);
+    if (built.observations.length === 0) return;
+    this.#apply(built.observations);
+    this.#timingCount += built.observations.length;
     if (drifted(this.#epochModel, this.#model)) {
       this.#epoch++;
       this.#epochModel = this.#model;
@@ -211,7 +200,14 @@ class Feed implements Calibrator {
     };
   }
 
-  #apply(observations: TelemetryObservation[] | readonly TimingObservation[]): void {
+  #skip(reasons: readonly string[]): void {
+    if (reasons.length === 0) return;
+    this.#skipped += reasons.length;
+    this.#lastSkipped = reasons[reasons.length - 1];
+    this.#o.logger?.debug("calibration skipped observations", { skipped: reasons });
+  }
+
+  #apply(observations: readonly Observation[]): void {
     const result = calibrate(this.#model, observations, this.#o.calibration);
     this.#model = result.model;
     const e = result.error;
@@ -222,16 +218,8 @@ class Feed implements Calibrator {
       list.push(v);
       if (list.length > FIT_WINDOW) list.shift();
     }
-    if (e.skipped.length > 0) {
-      this.#skipped += e.skipped.length;
-      this.#lastSkipped = e.skipped[e.skipped.length - 1];
-      this.#o.logger?.debug("calibration skipped observations", { skipped: e.skipped });
-    }
+    this.#skip(e.skipped);
   }
-}
-
-function clamp01(x: number): number {
-  return Number.isFinite(x) ? Math.min(1, Math.max(0, x)) : 0;
 }
 
 /** True when any unit's efficiency moved by more than EPOCH_DRIFT relative to `base`. */

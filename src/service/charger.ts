@@ -12,43 +12,23 @@
  * what the HAL then measures. Each item has a deadline from the calibrated
  * model; a unit that throws or misses it fails the step with a unit fault.
  *
- * A work ledger keeps what every unit did (busy time, DASI-weighted time,
- * bytes) for the calibration's activity inputs, and timing aggregates give
- * the measured-vs-predicted durations that calibrate the efficiencies.
+ * Every executed item becomes a work record (unit, FLOPs, bytes, clock,
+ * start and end on the simulator's clock): the calibration builds its timing
+ * observations and the units' activity from them (observations.ts).
  */
-import { BackendError, type DecoderShape, isQeilError, type Precision, TimeoutError } from "../core/mod.ts";
+import { BackendError, type DecoderShape, isQeilError, TimeoutError } from "../core/mod.ts";
 import {
   activationTransferBytes,
   type BoardModel,
-  concurrentBusShare,
   decodeWork,
   kvHandoffBytes,
   type Placement,
   prefillWork,
-  type TimingObservation,
   unitWorkTime,
 } from "../physics/mod.ts";
 import type { StepCharger, StepEvent } from "../runtime/mod.ts";
 import type { SimBoard, SimWorkItem } from "../sim/mod.ts";
-
-/** Cumulative work of each unit, for the calibration's activity and traffic inputs. */
-export class WorkLedger {
-  #units = new Map<string, { busyMs: number; dasiMs: number; bytes: number }>();
-
-  /** Records `busyMs` of work of DASI `dasi` moving `bytes` on `unitId`. */
-  add(unitId: string, busyMs: number, dasi: number, bytes: number): void {
-    const u = this.#units.get(unitId) ?? { busyMs: 0, dasiMs: 0, bytes: 0 };
-    u.busyMs += busyMs;
-    u.dasiMs += busyMs * dasi;
-    u.bytes += bytes;
-    this.#units.set(unitId, u);
-  }
-
-  /** A copy of the running totals. */
-  snapshot(): Record<string, { busyMs: number; dasiMs: number; bytes: number }> {
-    return Object.fromEntries([...this.#units].map(([id, u]) => [id, { ...u }]));
-  }
-}
+import type { WorkRecord } from "./observations.ts";
 
 /** A unit threw or missed its deadline while charged: the fault manager's input. */
 export interface UnitFaultInfo {
@@ -93,9 +73,10 @@ export interface SimChargerOptions {
   placement: Placement;
   /** Prompt tokens (for the KV hand-off after the prefill). */
   promptTokens: number;
-  /** Clock frequency each used unit runs at, Hz (for deadlines, DASI and timing observations). */
+  /** Clock frequency each used unit runs at, Hz (for deadlines and the work records). */
   freqHz: Readonly<Record<string, number>>;
-  ledger: WorkLedger;
+  /** Receives a record of every executed item. */
+  onRecord: (record: WorkRecord) => void;
   /** An item's deadline is this many times its predicted duration. @default 20 */
   deadlineFactor?: number;
   /** Shortest deadline of an item, ms of simulated time. @default 2000 */
@@ -104,38 +85,23 @@ export interface SimChargerOptions {
   guard?: () => void;
 }
 
-/** Timing aggregate of one unit and kind of work, for calibration. */
-interface TimingSum {
-  unitId: string;
-  flops: number;
-  bytes: number;
-  measuredMs: number;
-  /** Duration-weighted bus share. */
-  shareMs: number;
-  freqHz: number;
-}
-
 /** A StepCharger for a simulated board that also reports what it charged. */
 export interface SimCharger extends StepCharger {
   /** Simulated device time of the charged work (the simulator's span of each step's items), ms. */
   readonly deviceMs: number;
   /** Items executed. */
   readonly items: number;
-  /** Measured durations of the work so far, aggregated per unit and kind of work. */
-  timingObservations(precision: Precision): TimingObservation[];
 }
 
 interface PlannedItem {
   item: SimWorkItem;
   kind: "prefill" | "copy" | "decode";
   predictedMs: number;
-  dasi: number;
 }
 
 class Charger implements SimCharger {
   readonly #o: SimChargerOptions;
   readonly #laneOf: number[] = [];
-  readonly #timings = new Map<string, TimingSum>();
   #deviceMs = 0;
   #items = 0;
 
@@ -162,19 +128,6 @@ class Charger implements SimCharger {
     }
   }
 
-  timingObservations(precision: Precision): TimingObservation[] {
-    return [...this.#timings.values()].filter((t) => t.measuredMs > 0 && t.flops + t.bytes > 0).map((t) => ({
-      kind: "timing",
-      unitId: t.unitId,
-      precision,
-      flops: t.flops,
-      bytes: t.bytes,
-      freqHz: t.freqHz,
-      measuredDurationMs: t.measuredMs,
-      busShare: Math.min(1, Math.max(1e-6, t.shareMs / t.measuredMs)),
-    }));
-  }
-
   /** The event's layers in the cost shape's layers. */
   #costRange(event: StepEvent): [number, number] {
     const Lc = this.#o.costShape.layers;
@@ -191,7 +144,7 @@ class Charger implements SimCharger {
     const precision = this.#o.costShape.weightPrecision;
     const freqHz = this.#freqOf(unitId);
     const t = unitWorkTime(this.#o.model(), { unitId, precision, flops, bytes, freqHz });
-    return { item: { unitId, flops, bytes, precision }, kind, predictedMs: t.durationS * 1000, dasi: t.dasi };
+    return { item: { unitId, flops, bytes, precision }, kind, predictedMs: t.durationS * 1000 };
   }
 
   async #prefill(event: StepEvent, signal: AbortSignal | undefined): Promise<void> {
@@ -259,14 +212,6 @@ class Charger implements SimCharger {
   /** Runs groups concurrently (each group's items in order); the first fault aborts the others. */
   async #runGroups(groups: PlannedItem[][], signal: AbortSignal | undefined): Promise<void> {
     if (groups.length === 0) return;
-    const model = this.#o.model();
-    // The bus share each group's first item would get running beside the others' (for timing observations).
-    const share = groups.length > 1
-      ? concurrentBusShare(
-        model,
-        groups.map((g) => ({ ...g[0].item, freqHz: this.#freqOf(g[0].item.unitId) })),
-      )
-      : 1;
     const local = new AbortController();
     const combined = signal ? AbortSignal.any([signal, local.signal]) : local.signal;
     let firstStartMs = Infinity;
@@ -299,16 +244,12 @@ class Charger implements SimCharger {
         this.#items++;
         firstStartMs = Math.min(firstStartMs, done.startMs);
         lastEndMs = Math.max(lastEndMs, done.endMs);
-        this.#o.ledger.add(p.item.unitId, done.durationMs, p.dasi, p.item.bytes);
-        const key = `${p.item.unitId}/${p.kind}`;
-        const t = this.#timings.get(key) ??
-          { unitId: p.item.unitId, flops: 0, bytes: 0, measuredMs: 0, shareMs: 0, freqHz: 0 };
-        t.flops += p.item.flops;
-        t.bytes += p.item.bytes;
-        t.measuredMs += done.durationMs;
-        t.shareMs += done.durationMs * share;
-        t.freqHz = this.#freqOf(p.item.unitId);
-        this.#timings.set(key, t);
+        this.#o.onRecord({
+          ...p.item,
+          freqHz: this.#freqOf(p.item.unitId),
+          startMs: done.startMs,
+          endMs: done.endMs,
+        });
       }
     };
     const runs = groups.map((g) =>

@@ -45,7 +45,6 @@ import {
   predict,
   type Prediction,
   prefillWork,
-  type TimingObservation,
   unitPowerW,
   weightsBytes,
 } from "../physics/mod.ts";
@@ -71,7 +70,8 @@ import {
 } from "../verify/mod.ts";
 import { type BoardRuntime, createBoardRuntime } from "./board_runtime.ts";
 import { type CalibrationReport, type Calibrator, createCalibrator } from "./calibrator.ts";
-import { createSimCharger, type SimCharger, ThermalGuardError, unitFaultOf, WorkLedger } from "./charger.ts";
+import { createSimCharger, type SimCharger, ThermalGuardError, unitFaultOf } from "./charger.ts";
+import type { WorkRecord } from "./observations.ts";
 import { createDvfsController, type DvfsController } from "./dvfs.ts";
 import { createFaultManager, type FaultManager, type UnitHealthStatus } from "./fault_manager.ts";
 import { boardStateOf, type Choice, createPlanner, type OrchestratorMode, type Planner } from "./planner.ts";
@@ -357,7 +357,6 @@ class JobOrchestrator implements Orchestrator {
   readonly costShape: DecoderShape;
   readonly #o: OrchestratorOptions;
   readonly #clock: Clock;
-  readonly #ledger = new WorkLedger();
   readonly #planner: Planner;
   readonly #dvfs: DvfsController;
   readonly #actuators: Actuators;
@@ -407,7 +406,6 @@ class JobOrchestrator implements Orchestrator {
     this.calibrator = createCalibrator({
       model: initial,
       board: options.board,
-      ledger: this.#ledger,
       periodMs,
       ...(options.logger ? { logger: options.logger } : {}),
     });
@@ -826,8 +824,7 @@ class JobOrchestrator implements Orchestrator {
         if (wave) {
           // The work done before a fault was measured too: it counts toward latency and calibration.
           deviceMs += wave.deviceMs();
-          const timings = wave.timings();
-          if (timings.length > 0) this.calibrator.observeTimings(timings);
+          this.calibrator.observeTimings(wave.records);
         }
       }
     }
@@ -1000,6 +997,7 @@ class JobOrchestrator implements Orchestrator {
   }
 
   #simWave(spec: WaveSpec): WaveRun {
+    const records: WorkRecord[] = [];
     const charger: SimCharger = createSimCharger({
       sim: this.sim!,
       model: () => this.calibrator.model,
@@ -1008,7 +1006,10 @@ class JobOrchestrator implements Orchestrator {
       placement: spec.placement,
       promptTokens: spec.promptTokens,
       freqHz: spec.freqHz,
-      ledger: this.#ledger,
+      onRecord: (record) => {
+        records.push(record);
+        this.calibrator.addRecord(record);
+      },
       ...(this.#o.itemDeadline?.factor !== undefined ? { deadlineFactor: this.#o.itemDeadline.factor } : {}),
       ...(this.#o.itemDeadline?.minMs !== undefined ? { minDeadlineMs: this.#o.itemDeadline.minMs } : {}),
       ...(spec.guard ? { guard: spec.guard } : {}),
@@ -1025,11 +1026,7 @@ class JobOrchestrator implements Orchestrator {
       cancelled: () => spec.cancelled(),
       ...(spec.signal ? { signal: spec.signal } : {}),
     });
-    return {
-      samples,
-      deviceMs: () => charger.deviceMs,
-      timings: () => charger.timingObservations(this.costShape.weightPrecision),
-    };
+    return { samples, deviceMs: () => charger.deviceMs, records };
   }
 
   /**
@@ -1040,11 +1037,14 @@ class JobOrchestrator implements Orchestrator {
    */
   #hostWave(spec: WaveSpec): WaveRun {
     const lanes = spec.placement.lanes;
-    const timing = new Map<string, { flops: number; bytes: number; ms: number; freqHz: number }>();
-    const startedMs = performance.now();
-    const ledger = this.#ledger;
-    const model = this.#o.model;
-    const shape = model.shape;
+    const records: WorkRecord[] = [];
+    const clock = this.#clock;
+    const startedMs = clock.monotonicMs();
+    const shape = this.#o.model.shape;
+    const onRecord = (record: WorkRecord) => {
+      records.push(record);
+      this.calibrator.addRecord(record);
+    };
     const laneModel = (segments: Placement["lanes"][number]["segments"]) => this.#laneModel(segments);
     const run = async function* (): AsyncGenerator<GeneratedSample> {
       let offset = 0;
@@ -1053,42 +1053,32 @@ class JobOrchestrator implements Orchestrator {
         offset += lane.samples;
         return (async function* () {
           const m = await laneModel(lane.segments);
-          const charger = hostCharger(lane.segments, shape, spec.freqHz, timing, ledger);
-          for await (
-            const s of generate(m, {
-              prompt: spec.request.prompt,
-              samples: lane.samples,
-              maxTokens: spec.request.maxTokens,
-              temperature: spec.request.temperature,
-              ...(spec.request.stop ? { stop: spec.request.stop } : {}),
-              seed: (spec.seed + l * 104729) >>> 0,
-            }, {
-              charger,
-              cancelled: () => spec.cancelled(),
-              ...(spec.signal ? { signal: spec.signal } : {}),
-            })
-          ) {
-            yield { ...s, index: laneOffset + s.index };
+          const charger = hostCharger(lane.segments, shape, spec.freqHz, clock, onRecord);
+          try {
+            for await (
+              const s of generate(m, {
+                prompt: spec.request.prompt,
+                samples: lane.samples,
+                maxTokens: spec.request.maxTokens,
+                temperature: spec.request.temperature,
+                ...(spec.request.stop ? { stop: spec.request.stop } : {}),
+                seed: (spec.seed + l * 104729) >>> 0,
+              }, {
+                charger,
+                cancelled: () => spec.cancelled(),
+                ...(spec.signal ? { signal: spec.signal } : {}),
+              })
+            ) {
+              yield { ...s, index: laneOffset + s.index };
+            }
+          } finally {
+            charger.flush();
           }
-          charger.flush();
         })();
       });
       yield* mergeAsync(iterators);
     };
-    return {
-      samples: run(),
-      deviceMs: () => performance.now() - startedMs,
-      timings: () =>
-        [...timing].filter(([, t]) => t.ms > 0 && t.flops + t.bytes > 0).map(([unitId, t]) => ({
-          kind: "timing" as const,
-          unitId,
-          precision: shape.weightPrecision,
-          flops: t.flops,
-          bytes: t.bytes,
-          freqHz: t.freqHz,
-          measuredDurationMs: t.ms,
-        })),
-    };
+    return { samples: run(), deviceMs: () => clock.monotonicMs() - startedMs, records };
   }
 
   /** The model for a lane's segments on their units' backends (cached per layout). */
@@ -1125,31 +1115,26 @@ interface WaveRun {
   samples: AsyncIterable<GeneratedSample>;
   /** Device time so far, ms. */
   deviceMs(): number;
-  timings(): TimingObservation[];
+  /** Records of the work executed so far. */
+  records: WorkRecord[];
 }
 
 /**
  * A StepCharger for a real board: executes nothing (the backend does the
- * work) but times each ORT run (from its charge to the next) and books its
- * FLOPs and bytes on the lane's units, for the calibration.
+ * work) but times each ORT run (from its charge to the next, or the end) and
+ * records its FLOPs and bytes on the unit of the segment, for the calibration.
  */
 function hostCharger(
   segments: Placement["lanes"][number]["segments"],
   shape: DecoderShape,
   freqHz: Record<string, number>,
-  timing: Map<string, { flops: number; bytes: number; ms: number; freqHz: number }>,
-  ledger: WorkLedger,
+  clock: Clock,
+  onRecord: (record: WorkRecord) => void,
 ): StepCharger & { flush(): void } {
-  let pending: { unitId: string; flops: number; bytes: number; atMs: number } | undefined;
+  let pending: Omit<WorkRecord, "endMs"> | undefined;
   const close = () => {
     if (!pending) return;
-    const ms = performance.now() - pending.atMs;
-    const t = timing.get(pending.unitId) ?? { flops: 0, bytes: 0, ms: 0, freqHz: freqHz[pending.unitId] ?? 0 };
-    t.flops += pending.flops;
-    t.bytes += pending.bytes;
-    t.ms += ms;
-    timing.set(pending.unitId, t);
-    ledger.add(pending.unitId, ms, 0, pending.bytes);
+    onRecord({ ...pending, endMs: clock.monotonicMs() });
     pending = undefined;
   };
   return {
@@ -1159,31 +1144,20 @@ function hostCharger(
         segments[0];
       const range = { layerStart: event.layerStart, layerEnd: event.layerEnd };
       const w = event.phase === "prefill"
-        ? prefillWorkOf(shape, event.newTokens, event.batch, range)
-        : decodeWorkOf(shape, event.pastLength, event.batch, range);
-      pending = { unitId: seg.unitId, flops: w.flops, bytes: w.bytes, atMs: performance.now() };
+        ? prefillWork(shape, { tokens: event.newTokens, batch: event.batch, ...range })
+        : decodeWork(shape, { context: event.pastLength, batch: event.batch, ...range });
+      pending = {
+        unitId: seg.unitId,
+        precision: shape.weightPrecision,
+        flops: w.flops,
+        bytes: w.bytes,
+        freqHz: freqHz[seg.unitId] ?? 0,
+        startMs: clock.monotonicMs(),
+      };
       return Promise.resolve();
     },
     flush: close,
   };
-}
-
-function prefillWorkOf(
-  shape: DecoderShape,
-  tokens: number,
-  batch: number,
-  r: { layerStart: number; layerEnd: number },
-) {
-  return prefillWork(shape, { tokens, batch, ...r });
-}
-
-function decodeWorkOf(
-  shape: DecoderShape,
-  context: number,
-  batch: number,
-  r: { layerStart: number; layerEnd: number },
-) {
-  return decodeWork(shape, { context, batch, ...r });
 }
 
 /** Merges async iterators, yielding values as they arrive; the first error ends the merge. */

@@ -322,8 +322,14 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
           : Math.min(config.deadlines.maxMs, Math.max(request.sloMs, config.deadlines.defaultMs)),
       clock,
       logger: log,
-      onSettled: (request, payload) => {
+      onSettled: (request, payload, settled) => {
         recordJob(metrics, request, payload);
+        log.info("job finished", {
+          id: request.id,
+          ok: payload.ok,
+          ...(payload.ok ? { samplesUsed: payload.samplesUsed } : { code: payload.error.code }),
+          ...(settled.replayed ? { replayed: true } : {}),
+        });
         if (!payload.ok && payload.error.code === "Timeout") {
           publishFault(faultEvent("job-failed", "error", payload.error.message, clock.nowMs(), {
             requestId: request.id,
@@ -344,7 +350,8 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
       bootSequence,
       limits,
       onRequest: async (request, reply) => {
-        await intake.submit(request, reply.route);
+        const submission = await intake.submit(request, reply.route);
+        log.info("job accepted", { id: request.id, status: submission.status, via: "mqtt" });
       },
       telemetry: { periodMs: config.telemetry.periodMs, read: () => orchestrator.telemetry() },
       onFault: (event) => metrics.faults.inc({ kind: event.kind }),
@@ -453,7 +460,11 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
 
     let busySeen = 0;
     const api: ServiceApi = {
-      infer: async (request) => (await intake.submit(request)).reply,
+      infer: async (request) => {
+        const submission = await intake.submit(request);
+        log.info("job accepted", { id: request.id, status: submission.status, via: "http" });
+        return submission.reply;
+      },
       status: () => statusOf(),
       telemetry: () => orchestrator.telemetry(),
       plan: () => orchestrator.planView(),
