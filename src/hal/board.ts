@@ -4,7 +4,7 @@
  * A bad channel becomes a failed reading in its place; nothing throws.
  */
 import { type Clock, fail, ok, type Reading } from "../core/mod.ts";
-import type { BoardProfile } from "./profile.ts";
+import { type BoardProfile, SIM_POWER_CHIP } from "./profile.ts";
 import { counterDeltaJ } from "./counter.ts";
 import { readValue } from "./fs.ts";
 import {
@@ -86,6 +86,14 @@ function failures(...readings: Reading<unknown>[]): string | undefined {
   return reasons.length > 0 ? reasons.join("; ") : undefined;
 }
 
+/**
+ * Wrap ranges of hwmon `energyK_input` counters, µJ, per chip `name`. hwmon
+ * states no range (most drivers keep 64 bits); a chip listed here wraps at
+ * this value. `qeil_sim`: the simulated-only rails of qeil's simulated boards
+ * count in a 32-bit register of 1 µJ (src/sim/sensors.ts).
+ */
+const HWMON_ENERGY_RANGE_MICROJ: ReadonlyMap<string, number> = new Map([[SIM_POWER_CHIP, 2 ** 32]]);
+
 interface CounterState {
   energyJ: number;
   monotonicMs: number;
@@ -161,6 +169,8 @@ export class SysfsBoard implements Board {
             if (r.ok) this.#counterRangesJ.set(rail.name, r.value);
           }),
         );
+      } else if (rail.source === "hwmon" && HWMON_ENERGY_RANGE_MICROJ.has(rail.chip)) {
+        this.#counterRangesJ.set(rail.name, HWMON_ENERGY_RANGE_MICROJ.get(rail.chip)! / 1e6);
       }
     }
     await Promise.all(jobs);

@@ -151,3 +151,33 @@ Deno.test("EnergyMeter integrates the Orin Nano's INA3221 VDD_IN read from the t
   close(r.perRailJ.VDD_SOC, 5.064 * 0.272);
   assert.equal(r.durationMs, 1000);
 });
+
+Deno.test("EnergyMeter takes the qeil_sim chip's energy counter across its 32-bit wrap instead of the power trapezoid", async () => {
+  await using tree = await tempFixture("rk3588");
+  // The simulated-only chip of qeil's simulated boards: power1_input µW and a cumulative energy1_input µJ.
+  const chip = `${tree.root}/sys/devices/virtual/hwmon/hwmon9`;
+  await Deno.mkdir(chip, { recursive: true });
+  await Deno.writeTextFile(`${chip}/name`, "qeil_sim\n");
+  await Deno.writeTextFile(`${chip}/power1_label`, "total\n");
+  await Deno.writeTextFile(`${chip}/power1_input`, "2000000\n");
+  await Deno.writeTextFile(`${chip}/energy1_input`, `${2 ** 32 - 296}\n`);
+  await Deno.symlink("../../devices/virtual/hwmon/hwmon9", `${tree.root}/sys/class/hwmon/hwmon9`);
+  const clock = new ManualClock();
+  const board = await discoverBoard(tree.root, { clock });
+  const info = board.rails.find((r) => r.name === "board_total")!;
+  assert.deepEqual([info.chip, info.role, info.strategy.kind], ["qeil_sim", "input", "power"]);
+  const meter = new EnergyMeter();
+  const first = await board.read();
+  const rail = first.power.find((r) => r.name === "board_total")!;
+  assert.ok(rail.ok);
+  assert.equal(rail.energyRangeJ, 4294.967296);
+  meter.add(first);
+  const window = meter.begin("short");
+  await clock.advance(500);
+  // 296 µJ to the top of the register, then 704 µJ past the wrap: 1 mJ, where 2 W x 0.5 s would say 1 J.
+  await Deno.writeTextFile(`${chip}/energy1_input`, "704\n");
+  meter.add(await board.read());
+  const r = window.end();
+  close(r.perRailJ.board_total, 0.001);
+  close(r.energyJ, 0.001);
+});
