@@ -23,7 +23,11 @@ export interface SimBoardOptions {
    * @default "virtual"
    */
   timeMode?: SimTimeMode;
-  /** Physics step and tree refresh period, ms. @default 100 */
+  /**
+   * Physics step, ms: RC zones, sensor readings and thermal governors move at
+   * every step end; the tree shows the last step end whenever it is published
+   * (see `SimBoard.onStep()`). @default 100
+   */
   stepMs?: number;
   /**
    * Virtual mode: a ManualClock the simulator advances (@default a new
@@ -109,7 +113,7 @@ export interface SimTruthForTests {
   basePowerW: number;
   /** Units + base over the last step, W. */
   totalPowerW: number;
-  /** Energy since creation, J: per unit, base, and total. */
+  /** Energy since creation up to this instant (the step in progress included), J: per unit, base, and total. */
   energyJ: { units: Record<string, number>; baseJ: number; totalJ: number };
   /** Clock each unit really runs at (after firmware quirks), Hz; multi-domain units report the core-weighted mean. */
   unitFreqHz: Record<string, number>;
@@ -133,7 +137,8 @@ export interface SimBoard extends AsyncDisposable {
   /**
    * Runs work: items on different units run concurrently (sharing the DRAM
    * bus), items on one unit in order, after any earlier calls' items on that
-   * unit. Resolves with one execution per item, in item order.
+   * unit. Resolves with one execution per item, in item order; the tree (with
+   * its energy counters) shows the instant the call settled.
    *
    * Clocks follow the tree's knobs as read when the call is made and at every
    * step (a write is seen at the next execute() or step, not synchronously).
@@ -147,24 +152,34 @@ export interface SimBoard extends AsyncDisposable {
    * @throws TimeoutError after `timeoutMs` of simulated time
    */
   execute(items: readonly SimWorkItem[], options?: SimExecuteOptions): Promise<SimExecution[]>;
-  /** Virtual mode: lets `durationMs` of simulated time pass (running any pending work). */
+  /**
+   * Virtual mode: lets `durationMs` of simulated time pass (running any
+   * pending work). Steps nobody watches (no `onStep` callback due, no sleeper
+   * on the clock) write no file; the tree shows the end instant on return.
+   */
   advance(durationMs: number): Promise<void>;
   /** Realtime mode: starts stepping with the clock. */
   start(): void;
   /** Realtime mode: stops stepping (pending work waits until the next start). */
   stop(): Promise<void>;
   /**
-   * Calls `callback(timeMs)` (simulated ms since creation) after every step,
-   * with the tree written, and awaits it before the next step: a HAL sampler's
-   * `sampleOnce()` there reads the tree in virtual time. The callback must not
-   * await `advance()` or `execute()` (time cannot move while it runs, so that
-   * would wait forever). Returns an unsubscribe function.
+   * Calls `callback(timeMs)` (simulated ms since creation) at the end of
+   * every step whose end is a multiple of `periodMs` (rounded up to whole
+   * steps) since creation, with the tree written, and awaits it before the
+   * next step: a HAL sampler's `sampleOnce()` there reads the tree in virtual
+   * time. A virtual board writes its files only for observers, so a coarse
+   * period makes idle time cheap; the energy counters stay exact however
+   * seldom they are read. The callback must not await `advance()` or
+   * `execute()` (time cannot move while it runs, so that would wait forever).
+   * Returns an unsubscribe function.
+   * @param options.periodMs how often to be called, ms (@default stepMs: every step)
+   * @throws RangeError for a period that is not a finite number > 0
    */
-  onStep(callback: (timeMs: number) => void | Promise<void>): () => void;
+  onStep(callback: (timeMs: number) => void | Promise<void>, options?: { periodMs?: number }): () => void;
   inject(fault: SimFault): void;
   /** Clears faults matching `fault` (kind and target), or all faults. */
   clear(fault?: SimFault): void;
-  /** The sensor values written at the last step. */
+  /** The sensor values of the last step end (published, or about to be). */
   readings(): SimReadings;
   /** The hidden truth. For tests of the simulator only: nothing outside src/sim may call it. */
   truthForTests(): SimTruthForTests;

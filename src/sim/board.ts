@@ -3,8 +3,16 @@
  * the thermal model, the scheduler and the sysfs tree, and owns time. Time
  * advances in events (a work item ending, a deadline, the end of a physics
  * step); power is integrated exactly between events. At every step end the RC
- * zones move, the sensors are read, the governors act on the knobs found in
- * the tree, the tree is rewritten and `onStep` callbacks are awaited.
+ * zones move, the sensors are read and the governors act on the knobs found in
+ * the tree.
+ *
+ * The tree is published (rewritten where a value changed) only when someone
+ * can look at it: before `onStep` callbacks and clock sleepers run, when an
+ * `execute()` call settles, at the end of `advance()`, and at every step of a
+ * realtime board (whose readers race the writer at any moment). A virtual
+ * board stepping with nobody watching touches no file, and the physics and the
+ * noise draws do not depend on who watches: the same calls give the same
+ * values whatever is observed.
  */
 import {
   type BoardPriors,
@@ -33,7 +41,7 @@ import { ThermalModel } from "./heat.ts";
 import { type BoardLayout, getLayout } from "./layout.ts";
 import { voltageAtV } from "./physics.ts";
 import { EPS_MS, type Item, Scheduler, type SchedUnit, unitFailure } from "./scheduler.ts";
-import { powerReadings } from "./sensors.ts";
+import { energyCounterMicroJ, powerReadings, SIM_ENERGY_COUNTER_RANGE_MICROJ } from "./sensors.ts";
 import { type DomainView, SimTree, type SimTreePaths, type StepView } from "./tree.ts";
 import { perturbPriors } from "./truth.ts";
 import { computeRates, createUnit, unitFreqHz, unitPowerW } from "./units.ts";
@@ -53,6 +61,13 @@ async function yieldMicrotasks(turns = 20): Promise<void> {
 }
 
 type BoardSettings = Required<Omit<SimBoardOptions, "clock">> & { clock: Clock | undefined };
+
+/** One `onStep()` subscription. */
+interface StepSubscription {
+  callback: (timeMs: number) => void | Promise<void>;
+  /** Called at the end of every step whose index is a multiple of this. */
+  everySteps: number;
+}
 
 class SimBoardImpl implements SimBoard {
   readonly profileId: string;
@@ -79,7 +94,14 @@ class SimBoardImpl implements SimBoard {
   /** Unit of each domain (undefined for devices the simulator only shows). */
   readonly #domainUnit: (SchedUnit | undefined)[];
   readonly #cpuBusyMs: number[];
-  readonly #stepCallbacks = new Set<(timeMs: number) => void | Promise<void>>();
+  /** Maps a domain's kernel clock to the silicon's, one closure per domain made once. */
+  readonly #silicon: ((hz: number) => number)[];
+  readonly #subscriptions = new Set<StepSubscription>();
+  /** Unit powers of the last step, reused every step. */
+  readonly #powers = new Map<string, number>();
+  /** Register value of each energy counter at creation, µJ (seeded: a board has been up for a while). */
+  readonly #counterOriginsMicroJ: number[];
+  readonly #countersMicroJ: Float64Array;
   #faults: SimFault[] = [];
   /** Root-relative path each sensor fault acts on, resolved once at injection. */
   readonly #faultRel = new Map<SimFault, string>();
@@ -87,11 +109,23 @@ class SimBoardImpl implements SimBoard {
   readonly #originMs: number;
   #t: number;
   #stepIndex = 0;
+  /** Simulated time (since creation) of the last view that rewrote the slow files, ms. */
   #lastSlowMs = Number.NEGATIVE_INFINITY;
   #busUtil = 0;
   #stepBusBytes = 0;
+  /** Base-power energy of the completed steps, J. */
   #baseEnergyJ = 0;
+  /** Base-power energy of the step in progress, J. */
+  #stepBaseJ = 0;
+  /** The last published view. */
   #lastView: StepView | undefined;
+  /** The view of the last step end, until it is published. */
+  #pendingView: StepView | undefined;
+  /**
+   * Code outside the simulator may have run (and written knobs) since the
+   * knob files were last read; the next step end reads them again.
+   */
+  #knobsStale = true;
 
   #lockTail: Promise<void> = Promise.resolve();
   #driving = false;
@@ -146,8 +180,10 @@ class SimBoardImpl implements SimBoard {
     this.#domainUnit = this.#domains.map((d) =>
       d.spec.unitId === undefined ? undefined : this.#units.get(d.spec.unitId)
     );
+    this.#silicon = this.#domains.map((d) => (hz: number) => this.#siliconHz(d, hz));
 
-    this.#writer = new TreeWriter(settings.root);
+    // Virtual time writes only while no reader can run (see writer.ts); realtime readers race every write.
+    this.#writer = new TreeWriter(settings.root, { mode: settings.timeMode === "virtual" ? "in-place" : "atomic" });
     this.root = this.#writer.root;
     const simRail = this.#profile.rails.find((r) => r.simulatedOnly && r.source === "hwmon");
     this.#tree = new SimTree(
@@ -158,6 +194,16 @@ class SimBoardImpl implements SimBoard {
       simRail?.chips[0] ?? SIM_POWER_CHIP,
     );
     this.paths = this.#tree.paths;
+    const counters = this.#tree.counterCount;
+    if (counters !== 0 && counters !== this.#truth.units.length + 1) {
+      throw new Error(`layout ${this.#layout.id}: ${counters} energy counters for ${this.#truth.units.length} units`);
+    }
+    const counterRng = rng.fork("energy-counters");
+    this.#counterOriginsMicroJ = Array.from(
+      { length: counters },
+      () => Math.floor(counterRng.next() * SIM_ENERGY_COUNTER_RANGE_MICROJ),
+    );
+    this.#countersMicroJ = new Float64Array(counters);
     this.#thermal = new ThermalModel({
       layout: this.#layout,
       profileZones: this.#profile.zones,
@@ -191,11 +237,9 @@ class SimBoardImpl implements SimBoard {
     this.#thermal.settle(() => this.#unitPowers());
     for (const unit of this.#units.values()) unit.lastStepPowerW = this.#powerW(unit);
     this.#tree.build();
-    for (const d of this.#domains) this.#tree.writeKnobs(d.index, d.knobView());
     this.#thermal.sample((sigma) => this.#gauss(sigma));
-    const view = this.#makeView(0);
-    this.#tree.writeStep(view);
-    this.#lastView = view;
+    this.#pendingView = this.#makeView(0);
+    this.#publish();
   }
 
   get faults(): readonly SimFault[] {
@@ -211,7 +255,7 @@ class SimBoardImpl implements SimBoard {
     if (this.timeMode === "realtime") {
       if (!this.#running) throw new Error("execute() on a realtime simulated board needs start() first");
       // Bring the simulation to now, so the work starts at the wall-clock instant it was submitted.
-      await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false));
+      await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false, true));
       options.signal?.throwIfAborted();
     }
     if (parsed.length === 0) return [];
@@ -231,7 +275,7 @@ class SimBoardImpl implements SimBoard {
     if (!(Number.isFinite(durationMs) && durationMs >= 0)) {
       throw new RangeError(`advance() needs a finite duration >= 0 ms, got ${durationMs}`);
     }
-    await this.#withLock(() => this.#runUntil(this.#t + durationMs, false));
+    await this.#withLock(() => this.#runUntil(this.#t + durationMs, false, true));
     await yieldMicrotasks();
   }
 
@@ -255,9 +299,21 @@ class SimBoardImpl implements SimBoard {
     this.#loop = undefined;
   }
 
-  onStep(callback: (timeMs: number) => void | Promise<void>): () => void {
-    this.#stepCallbacks.add(callback);
-    return () => this.#stepCallbacks.delete(callback);
+  onStep(callback: (timeMs: number) => void | Promise<void>, options: { periodMs?: number } = {}): () => void {
+    if (typeof callback !== "function") throw new TypeError("onStep() needs a callback function");
+    const periodMs = options.periodMs ?? this.stepMs;
+    if (!(Number.isFinite(periodMs) && periodMs > 0)) {
+      throw new RangeError(`onStep(): periodMs must be a finite number > 0, got ${periodMs}`);
+    }
+    // Whole steps, rounded up (a period a hair above a multiple of the step from float error counts as that multiple).
+    const subscription: StepSubscription = {
+      callback,
+      everySteps: Math.max(1, Math.ceil(periodMs / this.stepMs - 1e-9)),
+    };
+    this.#subscriptions.add(subscription);
+    return () => {
+      this.#subscriptions.delete(subscription);
+    };
   }
 
   inject(fault: SimFault): void {
@@ -332,14 +388,13 @@ class SimBoardImpl implements SimBoard {
     if (sensors) {
       // Files come back at once: static ones from the build, values from the last step.
       this.#tree.build();
-      for (const d of this.#domains) this.#tree.writeKnobs(d.index, d.knobView());
-      if (this.#lastView) this.#tree.writeStep(this.#lastView);
+      this.#publish(true);
     }
     this.#kick();
   }
 
   readings(): SimReadings {
-    const view = this.#lastView!;
+    const view = this.#pendingView ?? this.#lastView!;
     return {
       timeMs: view.timeMs,
       zones: this.#layout.zones.map((z, i) => ({
@@ -366,11 +421,12 @@ class SimBoardImpl implements SimBoard {
     const units: Record<string, number> = {};
     const unitPowerW: Record<string, number> = {};
     const freqHz: Record<string, number> = {};
-    let totalJ = this.#baseEnergyJ;
+    const baseJ = this.#baseEnergyJ + this.#stepBaseJ;
+    let totalJ = baseJ;
     let totalPowerW = this.#truth.basePowerW;
     for (const [id, u] of this.#units) {
-      units[id] = u.energyJ;
-      totalJ += u.energyJ;
+      units[id] = u.energyJ + u.stepEnergyJ;
+      totalJ += units[id];
       unitPowerW[id] = u.lastStepPowerW;
       totalPowerW += u.lastStepPowerW;
       freqHz[id] = unitFreqHz(u);
@@ -382,7 +438,7 @@ class SimBoardImpl implements SimBoard {
       unitPowerW,
       basePowerW: this.#truth.basePowerW,
       totalPowerW,
-      energyJ: { units, baseJ: this.#baseEnergyJ, totalJ },
+      energyJ: { units, baseJ, totalJ },
       unitFreqHz: freqHz,
       timeMs: this.#t - this.#originMs,
     };
@@ -393,6 +449,7 @@ class SimBoardImpl implements SimBoard {
     await this.stop();
     this.#disposed = true;
     this.#scheduler.failAll(new Error("simulated board disposed"));
+    this.#writer.close();
   }
 
   #checkUsable(what: string): void {
@@ -433,7 +490,7 @@ class SimBoardImpl implements SimBoard {
         this.#prepareSegment();
         const next = this.#scheduler.nextEventMs();
         if (!Number.isFinite(next)) break;
-        await this.#withLock(() => this.#runUntil(next, true));
+        await this.#withLock(() => this.#runUntil(next, true, false));
       }
     } catch (error) {
       this.#scheduler.failAll(error);
@@ -446,7 +503,7 @@ class SimBoardImpl implements SimBoard {
   async #realtimeLoop(signal: AbortSignal): Promise<void> {
     try {
       while (!signal.aborted) {
-        await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false));
+        await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false, true));
         this.#prepareSegment();
         const wakeAtMs = Math.min(this.#nextGridMs(), this.#scheduler.nextEventMs());
         const wake = new AbortController();
@@ -479,9 +536,13 @@ class SimBoardImpl implements SimBoard {
 
   /**
    * Advances simulated time to `targetMs` event by event. With `stopOnSettle`
-   * it returns after the first instant at which a call settled.
+   * it returns after the first instant at which a call settled. With
+   * `publishAtEnd` the tree shows the end instant when it returns (advance(),
+   * realtime); the virtual driver publishes only where a call settles.
    */
-  async #runUntil(targetMs: number, stopOnSettle: boolean): Promise<void> {
+  async #runUntil(targetMs: number, stopOnSettle: boolean, publishAtEnd: boolean): Promise<void> {
+    // Whoever started this run ran code since the last step: the knob files may hold new writes.
+    this.#knobsStale = true;
     const settledBefore = this.#scheduler.settleCount;
     while (this.#t < targetMs) {
       if (stopOnSettle && this.#scheduler.settleCount !== settledBefore) break;
@@ -492,24 +553,46 @@ class SimBoardImpl implements SimBoard {
       this.#t = endMs;
       const settledNow = this.#scheduler.settleCount;
       this.#scheduler.settleDue();
+      const settled = this.#scheduler.settleCount !== settledNow;
       if (this.#t >= gridMs - EPS_MS) {
         this.#t = Math.max(this.#t, gridMs);
-        await this.#gridStep();
-      } else if (this.#scheduler.settleCount !== settledNow && this.#manual) {
-        // Callers resuming now must see the clock at their completion time.
-        await this.#manual.advanceTo(this.#t);
+        this.#physicsStep();
+        const due = this.#dueSubscriptions();
+        const sleepers = this.#manual !== undefined && this.#manual.pendingSleeps > 0;
+        // Nobody can look: keep stepping without touching a file or yielding.
+        if (this.timeMode === "virtual" && !settled && !sleepers && due === undefined) continue;
+        this.#publish();
+        if (this.#manual) await this.#manual.advanceTo(this.#t);
+        const elapsedMs = this.#t - this.#originMs;
+        if (due) { for (const s of due) await s.callback(elapsedMs); }
+        this.#knobsStale = true;
+      } else if (settled) {
+        // Callers resuming now must see the tree and the clock at their completion time.
+        this.#publish();
+        if (this.#manual) await this.#manual.advanceTo(this.#t);
+        this.#knobsStale = true;
       }
     }
+    if (publishAtEnd || (this.#manual !== undefined && this.#manual.pendingSleeps > 0)) this.#publish();
     if (this.#manual && this.#manual.monotonicMs() < this.#t) await this.#manual.advanceTo(this.#t);
+  }
+
+  /** Subscriptions due at the step that just ended (undefined when none, to spare an allocation). */
+  #dueSubscriptions(): StepSubscription[] | undefined {
+    let due: StepSubscription[] | undefined;
+    for (const s of this.#subscriptions) {
+      if (this.#stepIndex % s.everySteps === 0) (due ??= []).push(s);
+    }
+    return due;
   }
 
   /** Clock of each domain from its governor, knobs and caps; a unit's busy state drives load governors. */
   #resolveFrequencies(): void {
-    this.#domains.forEach((d, k) => {
+    for (let k = 0; k < this.#domains.length; k++) {
       const unit = this.#domainUnit[k];
       const busy = unit ? unit.active !== undefined : this.#busUtil > DMC_UP_THRESHOLD;
-      d.resolve(busy, (hz) => this.#siliconHz(d, hz));
-    });
+      this.#domains[k].resolve(busy, this.#silicon[k]);
+    }
   }
 
   /** The clock the chip runs for a kernel clock: the Pi firmware floors it and throttles on its own. */
@@ -540,6 +623,7 @@ class SimBoardImpl implements SimBoard {
   #integrate(durationMs: number): void {
     if (durationMs <= 0) return;
     const seconds = durationMs / 1000;
+    this.#stepBaseJ += this.#truth.basePowerW * seconds;
     for (const unit of this.#units.values()) {
       unit.stepEnergyJ += this.#powerW(unit) * seconds;
       const item = unit.active;
@@ -552,22 +636,28 @@ class SimBoardImpl implements SimBoard {
         item.remaining = Math.max(0, item.remaining - unit.ratePerMs * durationMs);
       }
     }
-    this.#domains.forEach((d, k) => d.accumulate(durationMs, this.#domainUnit[k]?.active !== undefined));
+    for (let k = 0; k < this.#domains.length; k++) {
+      this.#domains[k].accumulate(durationMs, this.#domainUnit[k]?.active !== undefined);
+    }
   }
 
-  /** End of a physics step: power averages, RC zones, sensors, governors, knobs, tree, callbacks. */
-  async #gridStep(): Promise<void> {
+  /**
+   * End of a physics step: power averages, RC zones, sensors (noise drawn
+   * every step, watched or not), governors, knobs, the view to publish.
+   */
+  #physicsStep(): void {
     const stepMs = this.stepMs;
     const seconds = stepMs / 1000;
     this.#stepIndex++;
-    const powers = new Map<string, number>();
+    const powers = this.#powers;
     for (const unit of this.#units.values()) {
       unit.lastStepPowerW = unit.stepEnergyJ / seconds;
       unit.lastStepBusy = Math.min(1, unit.stepBusyMs / stepMs);
       unit.energyJ += unit.stepEnergyJ;
       powers.set(unit.priors.id, unit.lastStepPowerW);
     }
-    this.#baseEnergyJ += this.#truth.basePowerW * seconds;
+    this.#baseEnergyJ += this.#stepBaseJ;
+    this.#stepBaseJ = 0;
     this.#busUtil = this.#stepBusBytes / (this.#truth.busBandwidthBytesPerS * seconds);
     this.#thermal.step(powers, stepMs);
     const elapsedMs = this.#t - this.#originMs;
@@ -576,12 +666,13 @@ class SimBoardImpl implements SimBoard {
     }
     this.#thermal.sample((sigma) => this.#gauss(sigma));
     this.#thermal.govern();
-    for (const d of this.#domains) this.#applyKnobs(d, true);
+    // Realtime readers and writers run at any moment; in virtual time only when the simulator yields.
+    if (this.#knobsStale || this.timeMode === "realtime") {
+      for (const d of this.#domains) this.#applyKnobs(d, true);
+      this.#knobsStale = false;
+    }
     this.#resolveFrequencies();
-
-    const view = this.#makeView(stepMs);
-    this.#tree.writeStep(view);
-    this.#lastView = view;
+    this.#pendingView = this.#makeView(stepMs);
     for (const unit of this.#units.values()) {
       unit.stepEnergyJ = 0;
       unit.stepBusyMs = 0;
@@ -589,24 +680,60 @@ class SimBoardImpl implements SimBoard {
     }
     for (const d of this.#domains) d.stepBusyMs = 0;
     this.#stepBusBytes = 0;
-
-    if (this.#manual) await this.#manual.advanceTo(this.#t);
-    for (const callback of [...this.#stepCallbacks]) await callback(elapsedMs);
   }
 
-  /** Reads a domain's knobs from the tree, applies foreign writes, and shows the effective values. */
+  /**
+   * Rewrites the tree where it changed: the knobs as the kernel shows them
+   * now, the sensor view of the last step end (once), and the energy counters
+   * at this very instant. `rewriteLast` writes the last view again (files that
+   * come back after a fault).
+   */
+  #publish(rewriteLast = false): void {
+    for (const d of this.#domains) this.#tree.writeKnobs(d.index, d.knobView());
+    const view = this.#pendingView;
+    if (view) {
+      this.#pendingView = undefined;
+      if (view.timeMs - this.#lastSlowMs >= SLOW_FILES_MS - EPS_MS) {
+        view.slowFiles = true;
+        this.#lastSlowMs = view.timeMs;
+      }
+      this.#tree.writeStep(view);
+      this.#lastView = view;
+    } else if (rewriteLast && this.#lastView) {
+      this.#tree.writeStep(this.#lastView);
+    }
+    this.#writeCounters();
+  }
+
+  /** The energy counters of the simulated-only chip: the true energy up to now (units, then the total). */
+  #writeCounters(): void {
+    const n = this.#countersMicroJ.length;
+    if (n === 0) return;
+    let totalJ = this.#baseEnergyJ + this.#stepBaseJ;
+    let i = 0;
+    for (const unit of this.#units.values()) {
+      const energyJ = unit.energyJ + unit.stepEnergyJ;
+      totalJ += energyJ;
+      this.#countersMicroJ[i] = energyCounterMicroJ(this.#counterOriginsMicroJ[i], energyJ);
+      i++;
+    }
+    this.#countersMicroJ[n - 1] = energyCounterMicroJ(this.#counterOriginsMicroJ[n - 1], totalJ);
+    this.#tree.writeCounters(this.#countersMicroJ);
+  }
+
+  /** Reads a domain's knobs from the tree, applies foreign writes, and shows the effective values at once. */
   #applyKnobs(d: FrequencyDomain, full: boolean): void {
-    d.applyKnobs(this.#writer, this.#tree.knobs[d.index], full);
-    this.#tree.writeKnobs(d.index, d.knobView());
+    if (d.applyKnobs(this.#writer, this.#tree.knobs[d.index], full)) {
+      this.#tree.writeKnobs(d.index, d.knobView());
+    }
   }
 
   #gauss(sigma: number): number {
     return this.#sensorNoise && sigma > 0 ? sigma * this.#noise.normal() : 0;
   }
 
+  /** The sensor view of the step that just ended (the slow-file flag is decided when it is published). */
   #makeView(stepMs: number): StepView {
-    const slowFiles = this.#t - this.#lastSlowMs >= SLOW_FILES_MS - EPS_MS;
-    if (slowFiles) this.#lastSlowMs = this.#t;
     const unitBusy: Record<string, number> = {};
     for (const [id, u] of this.#units) unitBusy[id] = stepMs > 0 ? u.lastStepBusy : 0;
     const domains = this.#domains.map((d, k): DomainView => {
@@ -644,7 +771,7 @@ class SimBoardImpl implements SimBoard {
       memTotalBytes,
       memAvailableBytes: memTotalBytes - this.#layout.baselineUsedBytes + memJitter,
       ambientC: this.#thermal.ambientC,
-      slowFiles,
+      slowFiles: false,
     };
   }
 }

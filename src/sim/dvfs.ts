@@ -124,9 +124,11 @@ export class FrequencyDomain {
    * would refuse (unknown governor, not a number) are dropped and the file is
    * rewritten with the effective value. `full` also restores a set point
    * written outside the userspace governor (skipped on the per-execute path to
-   * stay cheap). The caller rewrites the knob files afterwards.
+   * stay cheap). Returns true when a file held someone else's write; the
+   * caller then rewrites the knob files with the effective values.
    */
-  applyKnobs(writer: TreeWriter, knobs: DomainKnobPaths, full: boolean): void {
+  applyKnobs(writer: TreeWriter, knobs: DomainKnobPaths, full: boolean): boolean {
+    let foreign = false;
     const low = this.tableHz[0];
     const high = this.tableHz[this.tableHz.length - 1];
     const clampHz = (hz: number) => Math.min(high, Math.max(low, hz));
@@ -142,6 +144,7 @@ export class FrequencyDomain {
         this.governor = name;
       }
       writer.invalidate(knobs.governor);
+      foreign = true;
     }
     for (const which of ["min", "max"] as const) {
       const knob = writer.readKnob(knobs[which]);
@@ -153,6 +156,7 @@ export class FrequencyDomain {
         else this.userMaxHz = hz;
       }
       writer.invalidate(knobs[which]);
+      foreign = true;
     }
     if (this.governor === "userspace") {
       const knob = writer.readKnob(knobs.setspeed);
@@ -163,11 +167,16 @@ export class FrequencyDomain {
           this.setspeedSet = true;
         }
         writer.invalidate(knobs.setspeed);
+        foreign = true;
       }
     } else if (full) {
       // The kernel refuses a set point outside userspace: the file's text comes back.
       const knob = writer.readKnob(knobs.setspeed);
-      if (knob?.foreign) writer.invalidate(knobs.setspeed);
+      if (knob?.foreign) {
+        writer.invalidate(knobs.setspeed);
+        foreign = true;
+      }
     }
+    return foreign;
   }
 }

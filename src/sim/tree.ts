@@ -34,8 +34,11 @@ export interface PowerChannelPath {
   units: readonly string[];
   /** Share of the board's base power in the channel. */
   baseShare: number;
-  /** `powerK_input` (µW) or `inK_input` (mV) + `currK_input` (mA). */
-  files: { powerMicroW: string } | { voltageMv: string; currentMa: string };
+  /**
+   * `powerK_input` (µW), with the cumulative `energyK_input` (µJ) on the
+   * simulated-only chip, or `inK_input` (mV) + `currK_input` (mA).
+   */
+  files: { powerMicroW: string; energyMicroJ?: string } | { voltageMv: string; currentMa: string };
 }
 
 /** Knob files of one frequency domain (real paths the simulator reads back). */
@@ -153,6 +156,7 @@ export class SimTree {
   readonly #simPowerChip: string;
   readonly #buildSteps: (() => void)[] = [];
   readonly #stepWriters: ((view: StepView) => void)[] = [];
+  readonly #counterFiles: string[] = [];
 
   /**
    * @param tables frequency table of each layout domain, Hz ascending
@@ -227,6 +231,16 @@ export class SimTree {
   /** Writes the values of one step. */
   writeStep(view: StepView): void {
     for (const w of this.#stepWriters) w(view);
+  }
+
+  /** Number of energy counter files (one per power channel on the simulated-only chip, none otherwise). */
+  get counterCount(): number {
+    return this.#counterFiles.length;
+  }
+
+  /** Writes the energy counters (µJ, in power channel order). */
+  writeCounters(microJ: ArrayLike<number>): void {
+    for (let i = 0; i < this.#counterFiles.length; i++) this.#writer.write(this.#counterFiles[i], String(microJ[i]));
   }
 
   /** Writes a domain's knob files as the kernel would show them. */
@@ -608,11 +622,13 @@ export class SimTree {
         if ("microW" in reading) w.write(`${hdir}/power${i + 1}_input`, String(reading.microW));
       });
     });
+    // Cumulative counters, written at every publish (not only at step ends): see sensors.ts.
+    labels.forEach((_, i) => this.#counterFiles.push(`${hdir}/energy${i + 1}_input`));
     return labels.map((label, i) => ({
       label,
       units: label === "total" ? units.map((u) => u.id) : [label],
       baseShare: label === "total" ? 1 : 0,
-      files: { powerMicroW: `${hdir}/power${i + 1}_input` },
+      files: { powerMicroW: `${hdir}/power${i + 1}_input`, energyMicroJ: `${hdir}/energy${i + 1}_input` },
     }));
   }
 

@@ -4,9 +4,21 @@
  * HAL's actuators drive the simulator's clocks through the tree.
  */
 import assert from "node:assert/strict";
-import { createActuators, discoverBoard, EnergyMeter } from "../../src/hal/mod.ts";
+import { createActuators, discoverBoard, EnergyMeter, type Sample } from "../../src/hal/mod.ts";
 import { SIM_BOARD_IDS } from "../../src/sim/mod.ts";
-import { simBoard } from "./helpers.ts";
+import { readInt, simBoard } from "./helpers.ts";
+
+/** The same sample with the rails' energy counters dropped: the meter then integrates the power readings. */
+function withoutCounters(sample: Sample): Sample {
+  return {
+    ...sample,
+    power: sample.power.map((rail) => {
+      if (!rail.ok) return rail;
+      const { energyJ: _energyJ, energyRangeJ: _energyRangeJ, ...rest } = rail;
+      return rest;
+    }),
+  };
+}
 
 for (const id of SIM_BOARD_IDS) {
   Deno.test(`${id}: the HAL discovers the simulated board and reads every unit in SI units`, async () => {
@@ -106,4 +118,60 @@ Deno.test("the HAL's actuators pin and release the simulated clocks; their read-
   await sim.advance(500);
   const after = (await board.read()).units.cpu_big.maxFreqHz;
   assert.ok(after.ok && after.value < 2.4e9, "the thermal cap still holds");
+});
+
+Deno.test("for a window shorter than one step the HAL's meter is exact from the qeil_sim counters; the power trapezoid is not", async () => {
+  for (const id of ["rk3588", "raspberry-pi-5", "imx8mp"]) {
+    await using sim = await simBoard({ profileId: id, seed: 23, stepMs: 100 });
+    const board = await discoverBoard(sim.root, { clock: sim.clock });
+    await sim.advance(1000);
+    const counted = new EnergyMeter();
+    const integrated = new EnergyMeter();
+    const sample = async () => {
+      const s = await board.read();
+      counted.add(s);
+      integrated.add(withoutCounters(s));
+    };
+    // Sample right before begin() and right before end(): a window opens and closes at a sample.
+    await sample();
+    const exact = counted.begin("short");
+    const trapezoid = integrated.begin("short");
+    const startJ = sim.truthForTests().energyJ.totalJ;
+    const t0 = sim.clock.monotonicMs();
+    await sim.execute(sim.units.map((u) => ({ unitId: u.id, flops: 5e8, bytes: 2e7, precision: u.precisions[0] })));
+    const durationMs = sim.clock.monotonicMs() - t0;
+    assert.ok(durationMs > 0 && durationMs < 100, `${id}: the window (${durationMs} ms) is shorter than one step`);
+    await sample();
+    const trueJ = sim.truthForTests().energyJ.totalJ - startJ;
+    const fromCounters = exact.end().energyJ;
+    const fromPower = trapezoid.end().energyJ;
+    // One µJ LSB at each end of the window.
+    assert.ok(Math.abs(fromCounters - trueJ) <= 2e-6, `${id}: counters ${fromCounters} J vs true ${trueJ} J`);
+    // The power files still show the idle step before the work: the trapezoid misses the work's power.
+    assert.ok(Math.abs(fromPower - trueJ) / trueJ > 0.2, `${id}: trapezoid ${fromPower} J vs true ${trueJ} J`);
+  }
+});
+
+Deno.test("the HAL's meter follows the qeil_sim counters across their 32-bit wrap", async () => {
+  await using sim = await simBoard({ profileId: "rk3588", seed: 29, stepMs: 100 });
+  const board = await discoverBoard(sim.root, { clock: sim.clock });
+  const total = sim.paths.power.find((p) => p.label === "total")!.files as {
+    powerMicroW: string;
+    energyMicroJ: string;
+  };
+  const meter = new EnergyMeter();
+  sim.onStep(async () => meter.add(await board.read()), { periodMs: 10_000 });
+  meter.add(await board.read());
+  const window = meter.begin("wrap");
+  const startJ = sim.truthForTests().energyJ.totalJ;
+  const startCount = readInt(sim.root, total.energyMicroJ);
+  // Idle until the register has passed 2^32 µJ (plus a margin), sampled every 10 s (an idle rk3588 wraps every ~45 min).
+  const toWrapS = (2 ** 32 - startCount) / 1e6 / (readInt(sim.root, total.powerMicroW) / 1e6);
+  await sim.advance(Math.ceil(toWrapS / 10 + 2) * 10_000);
+  const endCount = readInt(sim.root, total.energyMicroJ);
+  assert.ok(endCount < startCount, `the counter wrapped (${startCount} -> ${endCount} µJ)`);
+  const result = window.end();
+  const trueJ = sim.truthForTests().energyJ.totalJ - startJ;
+  assert.ok(result.samples > 2, `${result.samples} samples`);
+  assert.ok(Math.abs(result.energyJ - trueJ) <= 2e-6, `meter ${result.energyJ} J vs true ${trueJ} J`);
 });

@@ -499,3 +499,116 @@ Deno.test("a realtime board follows its clock: steps and completions happen as t
     await Deno.remove(root, { recursive: true });
   }
 });
+
+const COUNTER_RANGE_MICROJ = 2 ** 32;
+
+/** Every power channel of the simulated-only chip with its energy counter file. */
+function counterChannels(sim: SimBoard): { label: string; energyMicroJ: string }[] {
+  return sim.paths.power.map((p) => {
+    const files = p.files as { energyMicroJ?: string };
+    assert.ok(files.energyMicroJ, `channel ${p.label} has an energy counter`);
+    return { label: p.label, energyMicroJ: files.energyMicroJ };
+  });
+}
+
+/** Counter readings (µJ) and the true energies (J) of the same instant, per channel. */
+function countersAndTruth(sim: SimBoard): { counts: number[]; trueJ: number[] } {
+  const channels = counterChannels(sim);
+  const truth = sim.truthForTests().energyJ;
+  return {
+    counts: channels.map((c) => readInt(sim.root, c.energyMicroJ)),
+    trueJ: channels.map((c) => (c.label === "total" ? truth.totalJ : truth.units[c.label])),
+  };
+}
+
+/** Asserts that each counter moved by the true energy, in whole µJ, modulo the register's range. */
+function assertCountersFollow(
+  before: ReturnType<typeof countersAndTruth>,
+  after: ReturnType<typeof countersAndTruth>,
+  what: string,
+): void {
+  after.counts.forEach((count, i) => {
+    assert.ok(Number.isInteger(count) && count >= 0 && count < COUNTER_RANGE_MICROJ, `${what}: counter ${count}`);
+    const countedMicroJ = (count - before.counts[i] + COUNTER_RANGE_MICROJ) % COUNTER_RANGE_MICROJ;
+    const trueMicroJ = (after.trueJ[i] - before.trueJ[i]) * 1e6;
+    // Each reading is the floor of the true energy in µJ: a delta is within one LSB.
+    assert.ok(Math.abs(countedMicroJ - trueMicroJ) <= 1, `${what}, channel ${i}: ${countedMicroJ} µJ vs ${trueMicroJ}`);
+  });
+}
+
+Deno.test("the qeil_sim energyK_input counters hold the true energy in whole µJ at every publish, mid-step included", async () => {
+  for (const profileId of ["rk3588", "raspberry-pi-5", "imx8mp"]) {
+    await using sim = await simBoard({ profileId, seed: 14, stepMs: 100 });
+    const start = countersAndTruth(sim);
+    const unit = sim.units[0];
+    // A short item settles between two step ends: the counters show that instant, not the last step end.
+    const [run] = await sim.execute([{ unitId: unit.id, flops: 3e8, bytes: 1e6, precision: unit.precisions[0] }]);
+    assert.ok(run.endMs % 100 > 1 && run.durationMs > 0, `${profileId}: ends mid-step at ${run.endMs} ms`);
+    const afterRun = countersAndTruth(sim);
+    assertCountersFollow(start, afterRun, `${profileId} after a short run`);
+    assert.ok(afterRun.trueJ[0] > start.trueJ[0], `${profileId}: the unit used energy`);
+    // Idle time nobody watched: the counters show its end.
+    await sim.advance(12_345);
+    assertCountersFollow(afterRun, countersAndTruth(sim), `${profileId} after idle time`);
+  }
+});
+
+Deno.test("onStep({periodMs}) calls back at the multiples of the period since creation, with the tree written", async () => {
+  await using sim = await simBoard({ profileId: "imx8mp", seed: 12, stepMs: 100 });
+  const every: number[] = [];
+  const coarse: number[] = [];
+  const rounded: number[] = [];
+  const start = countersAndTruth(sim);
+  sim.onStep((timeMs) => {
+    every.push(timeMs);
+  });
+  sim.onStep((timeMs) => {
+    coarse.push(timeMs);
+    assert.equal(sim.clock.monotonicMs(), timeMs);
+    assertCountersFollow(start, countersAndTruth(sim), `callback at ${timeMs} ms`);
+  }, { periodMs: 500 });
+  await sim.advance(1250);
+  // 250 ms is not a whole number of 100 ms steps: rounded up to 300 ms.
+  const off = sim.onStep((timeMs) => void rounded.push(timeMs), { periodMs: 250 });
+  await sim.advance(1000);
+  off();
+  await sim.advance(500);
+  assert.equal(every.length, 27);
+  assert.deepEqual(coarse, [500, 1000, 1500, 2000, 2500]);
+  assert.deepEqual(rounded, [1500, 1800, 2100]);
+  assert.throws(() => sim.onStep(() => {}, { periodMs: 0 }), /periodMs must be a finite number > 0, got 0/);
+  assert.throws(() => sim.onStep(() => {}, { periodMs: Number.NaN }), RangeError);
+});
+
+/** Files that a published tree rewrites at most once per second (their content is that of the publish time). */
+const SLOW_FILES = /(\/stats\/|\/trans_stat$|^proc\/meminfo$|\/gpu_stats$)/;
+
+async function watchedScenario(watch: boolean): Promise<Map<string, string>> {
+  await using sim = await simBoard({ profileId: "rk3588", seed: 31, stepMs: 100 });
+  if (watch) {
+    sim.onStep(() => {
+      readInt(sim.root, SOC_TEMP);
+    });
+  }
+  for (let i = 0; i < 6; i++) {
+    await sim.execute([
+      { unitId: "cpu_big", flops: 4e10, bytes: 3e8, precision: "fp32" },
+      { unitId: "npu", flops: 8e11, bytes: 4e8, precision: "int8" },
+    ]);
+    await sim.advance(1234 + 100 * i);
+  }
+  return snapshot(sim.root);
+}
+
+Deno.test("watching every step changes no value: the same calls give the same tree as an unwatched run", async () => {
+  const watched = await watchedScenario(true);
+  const unwatched = await watchedScenario(false);
+  assert.deepEqual([...watched.keys()].sort(), [...unwatched.keys()].sort());
+  let compared = 0;
+  for (const [rel, text] of watched) {
+    if (SLOW_FILES.test(rel)) continue;
+    assert.equal(unwatched.get(rel), text, rel);
+    compared++;
+  }
+  assert.ok(compared > 150, `${compared} files compared`);
+});

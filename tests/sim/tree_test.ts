@@ -124,6 +124,11 @@ Deno.test("rk3588: vendor BSP zones, trips only on soc-thermal, cooling maps, cp
   );
   const units = [1, 2, 3, 4].reduce((s, k) => s + readInt(root, `${sim_}/power${k}_input`), 0);
   assert.ok(readInt(root, `${sim_}/power5_input`) > units, "the total includes the rest of the board");
+  // Cumulative energy counters (µJ) next to each power channel, in a 32-bit register.
+  for (const k of [1, 2, 3, 4, 5]) {
+    const microJ = readInt(root, `${sim_}/energy${k}_input`);
+    assert.ok(microJ >= 0 && microJ < 2 ** 32, `energy${k}_input ${microJ}`);
+  }
 
   assert.equal(Deno.readTextFileSync(`${root}/proc/device-tree/compatible`), "radxa,rock-5b\0rockchip,rk3588\0");
   assert.equal(Deno.readTextFileSync(`${root}/sys/firmware/devicetree/base/model`), "Radxa ROCK 5B\0");
@@ -167,6 +172,7 @@ Deno.test("jetson-orin-nano: JetPack 6 zones with unreadable cv*, tj the hottest
   }
   assert.equal(Deno.statSync(`${root}/${h}`).isDirectory, true);
   assert.equal([...Deno.readDirSync(`${root}/${h}`)].some((e) => e.name.startsWith("power")), false, "no power file");
+  assert.equal([...Deno.readDirSync(`${root}/${h}`)].some((e) => e.name.startsWith("energy")), false, "no counter");
 
   const gpu = "sys/class/devfreq/17000000.gpu";
   assert.equal(link(root, gpu), "../../devices/platform/bus@0/17000000.gpu/devfreq/17000000.gpu");

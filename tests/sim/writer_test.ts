@@ -87,3 +87,62 @@ Deno.test("relativeTarget() and normalizeRel() build link targets inside the roo
   assert.equal(normalizeRel("a//b/./c/"), "a/b/c");
   assert.throws(() => normalizeRel("a/../b"), RangeError);
 });
+
+Deno.test("TreeWriter in place rewrites a value in the same file, shorter or longer, and skips identical rewrites", async () => {
+  const root = await tempRoot();
+  const w = new TreeWriter(root, { mode: "in-place" });
+  try {
+    w.write("sys/a/temp", "42000");
+    const inode = Deno.statSync(`${root}/sys/a/temp`).ino;
+    for (const value of ["7", "123456789", "42"]) {
+      w.write("sys/a/temp", value);
+      assert.equal(Deno.readTextFileSync(`${root}/sys/a/temp`), `${value}\n`);
+    }
+    assert.equal(Deno.statSync(`${root}/sys/a/temp`).ino, inode, "no rename: the same file");
+    assert.equal(w.openFiles, 1);
+    // A root-only file (cpuinfo_cur_freq) stays writable through the handle opened before the chmod.
+    w.write("sys/a/cur", "1000", { mode: 0o400 });
+    w.write("sys/a/cur", "2000", { mode: 0o400 });
+    assert.equal(Deno.statSync(`${root}/sys/a/cur`).mode! & 0o777, 0o400);
+    assert.equal(Deno.readTextFileSync(`${root}/sys/a/cur`), "2000\n");
+    assert.deepEqual([...Deno.readDirSync(`${root}/sys/a`)].map((e) => e.name).sort(), ["cur", "temp"]);
+  } finally {
+    w.close();
+    await Deno.remove(root, { recursive: true });
+  }
+  assert.equal(w.openFiles, 0);
+});
+
+Deno.test("TreeWriter in place reads knobs through its handles and sees writes made in place, longer or shorter", async () => {
+  const root = await tempRoot();
+  const w = new TreeWriter(root, { mode: "in-place", maxOpenFiles: 2 });
+  try {
+    w.write("k/scaling_governor", "ondemand");
+    assert.deepEqual(w.readKnob("k/scaling_governor"), { text: "ondemand\n", foreign: false });
+    Deno.writeTextFileSync(`${root}/k/scaling_governor`, "performance\n");
+    assert.deepEqual(w.readKnob("k/scaling_governor"), { text: "performance\n", foreign: true });
+    Deno.writeTextFileSync(`${root}/k/scaling_governor`, "powersave\n");
+    assert.deepEqual(w.readKnob("k/scaling_governor"), { text: "powersave\n", foreign: true });
+    // The writer's own shorter value after a longer foreign one leaves no tail behind.
+    w.write("k/scaling_governor", "userspace");
+    Deno.writeTextFileSync(`${root}/k/scaling_governor`, "conservative\n");
+    assert.equal(w.readKnob("k/scaling_governor")?.foreign, true);
+    w.invalidate("k/scaling_governor");
+    w.write("k/scaling_governor", "userspace");
+    assert.equal(Deno.readTextFileSync(`${root}/k/scaling_governor`), "userspace\n");
+    assert.equal(w.readKnob("k/missing"), undefined);
+    // More files than handles: the oldest handle is closed, the values stay right.
+    for (const name of ["a", "b", "c"]) w.write(`k/${name}`, name.repeat(3));
+    assert.equal(w.openFiles, 2);
+    for (const name of ["a", "b", "c"]) w.write(`k/${name}`, name);
+    for (const name of ["a", "b", "c"]) assert.equal(Deno.readTextFileSync(`${root}/k/${name}`), `${name}\n`);
+    // A removed directory lets its handles go; the file comes back at the next write.
+    w.remove("k");
+    w.write("k/a", "back");
+    assert.equal(Deno.readTextFileSync(`${root}/k/a`), "back\n");
+  } finally {
+    w.close();
+    await Deno.remove(root, { recursive: true });
+  }
+  assert.throws(() => new TreeWriter(root, { mode: "sideways" as never }), /mode must be "atomic" or "in-place"/);
+});
