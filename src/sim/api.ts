@@ -121,7 +121,19 @@ export interface SimTruthForTests {
   timeMs: number;
 }
 
-/** A simulated board. */
+/**
+ * A simulated board.
+ *
+ * Reading its tree: a realtime board replaces each file atomically at every
+ * step, so it can be read at any moment. A virtual board rewrites its files in
+ * place and only when someone can look (an `onStep` callback, a sleeper on its
+ * clock, a settled `execute()`, the end of `advance()`): read it from an
+ * awaited `onStep` callback or between calls, never with reads still in flight
+ * while `advance()` or `execute()` moves time (they could see a torn value).
+ * Take a HAL sample right before opening and right before closing an energy
+ * window: the `qeil_sim` counters then give the window's exact energy however
+ * short it is.
+ */
 export interface SimBoard extends AsyncDisposable {
   readonly profileId: string;
   readonly root: string;

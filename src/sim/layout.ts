@@ -128,7 +128,8 @@ export type PowerSpec =
   /**
    * The board has no rail sensor; the simulator adds the profile's simulated-only
    * hwmon rails (one `powerK_input` µW per unit, `powerK_label` = unit id) and a
-   * last channel labelled `total` (units + the rest of the board).
+   * last channel labelled `total` (units + the rest of the board), each with a
+   * cumulative `energyK_input` µJ counter in a 32-bit register (sensors.ts).
    */
   | { kind: "sim-hwmon" }
   /**

@@ -4,7 +4,9 @@
  * raspberry-pi-5, imx8mp) under a root directory and keeps it live from a
  * hidden, seeded truth: RC thermal zones, temperature-dependent leakage, DVFS
  * that obeys the tree's own knobs, a step_wise thermal governor, power rails
- * and loads. Work submitted to its units advances virtual or real time.
+ * (with exact energy counters where the real board has no rail sensor) and
+ * loads. Work submitted to its units advances virtual or real time; a virtual
+ * board writes its files only when someone can look.
  */
 export { createSimBoard } from "./board.ts";
 export type {
