@@ -134,7 +134,7 @@ export class TreeWriter {
     this.#written.set(rel, text);
   }
 
-  /** Closes the kept-open handles; later writes go by path. */
+  /** Closes the kept-open handles; later writes replace their file (temp + rename). */
   close(): void {
     this.#closed = true;
     for (const rel of [...this.#handles.keys()]) this.#drop(rel);
