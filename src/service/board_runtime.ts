@@ -28,7 +28,8 @@ export interface BoardRuntimeOptions {
   idlePeriodMs?: number;
   /**
    * Sampling period while a job runs, ms; it should divide `idlePeriodMs` so
-   * samples stay on one grid. @default the simulator's step, else idlePeriodMs / 5
+   * samples stay on one grid. @default the simulator's step (rounded up to divide idlePeriodMs), else
+   *   idlePeriodMs / 5
    */
   busyPeriodMs?: number;
   /**
@@ -118,7 +119,12 @@ class Runtime implements BoardRuntime {
     this.idlePeriodMs = options.idlePeriodMs ?? 1000;
     // A simulated board's power files hold the average of its last step: sampling every step while work
     // runs gives the calibration every step's power.
-    this.busyPeriodMs = options.busyPeriodMs ?? options.sim?.stepMs ?? this.idlePeriodMs / 5;
+    // (The busy period divides the idle one, so both keep one grid: the longest that is no shorter than a step.)
+    const stepMs = options.sim?.stepMs;
+    this.busyPeriodMs = options.busyPeriodMs ??
+      (stepMs === undefined
+        ? this.idlePeriodMs / 5
+        : this.idlePeriodMs / Math.max(1, Math.floor(this.idlePeriodMs / stepMs)));
     if (!(this.idlePeriodMs > 0) || !(this.busyPeriodMs > 0)) {
       throw new RangeError(
         `board runtime: sampling periods must be > 0 ms, got ${this.idlePeriodMs} and ${this.busyPeriodMs}`,

@@ -78,8 +78,8 @@ export interface ServiceConfig {
     /** Config of a declared model a simulated board is charged for (tokens still come from the served model). */
     costModel: string | undefined;
   };
-  /** The simulated board's seed (its hidden truth and sensor noise). */
-  sim: { seed: number };
+  /** A simulated board's seed (its hidden truth and sensor noise) and physics step. */
+  sim: { seed: number; stepMs: number };
   journal: { retainResults: number; compactAfterRecords: number };
   log: { level: LogLevel; format: "json" | "text" };
 }
@@ -408,6 +408,12 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     type: { kind: "int", min: 0, max: 4_294_967_295 },
     default: 0,
     doc: "Seed of a simulated board's hidden truth and sensor noise.",
+  },
+  {
+    key: "sim.stepMs",
+    type: { kind: "int", min: 10, max: 10_000 },
+    default: 500,
+    doc: "Physics step and tree refresh of a simulated board, ms (its power files average one step).",
   },
   {
     key: "journal.retainResults",
@@ -744,7 +750,7 @@ export function parseConfig(
       waves: str("orchestrator.waves") as ServiceConfig["orchestrator"]["waves"],
       costModel: str("orchestrator.costModel"),
     },
-    sim: { seed: num("sim.seed") },
+    sim: { seed: num("sim.seed"), stepMs: num("sim.stepMs") },
     journal: { retainResults: num("journal.retainResults"), compactAfterRecords: num("journal.compactAfterRecords") },
     log: { level, format: str("log.format") as "json" | "text" },
   };

@@ -241,8 +241,13 @@ export interface OrchestratorOptions {
    * host and is charged to the simulator). @default none (no unit placeable)
    */
   backends?: Readonly<Record<string, Backend>>;
-  /** Release every pinned clock after each job (the board idles at its governor's clocks). @default true */
+  /**
+   * Release every pinned clock after a job when no other job waits (the board idles at its governor's
+   * clocks). @default true
+   */
   releaseAfterJob?: boolean;
+  /** Tells whether more jobs wait outside the orchestrator (the service's queue): clocks then stay set. @default none */
+  moreWork?: () => boolean;
   /** @default no logging */
   logger?: Logger;
   /** Receives every fault event (publish it on the `fault` topic). */
@@ -365,7 +370,8 @@ class JobOrchestrator implements Orchestrator {
   readonly #placeable: Set<string>;
   readonly #laneModels = new Map<string, Promise<DecoderModel>>();
   #lock: Promise<void> = Promise.resolve();
-  #running = 0;
+  /** Jobs submitted and not finished (running or waiting for the board). */
+  #pending = 0;
   #closed = false;
   #choice: Choice | undefined;
   #trend: { tS: number; temps: Record<string, number> }[] = [];
@@ -440,7 +446,8 @@ class JobOrchestrator implements Orchestrator {
 
   runJob(request: JobRequest, options: RunJobOptions = {}): Promise<JobResult> {
     if (this.#closed) return Promise.reject(new RangeError("runJob(): the orchestrator is closed"));
-    const run = this.#lock.then(() => this.#run(request, options));
+    this.#pending++;
+    const run = this.#lock.then(() => this.#run(request, options)).finally(() => this.#pending--);
     this.#lock = run.then(() => {}, () => {});
     return run;
   }
@@ -678,7 +685,6 @@ class JobOrchestrator implements Orchestrator {
     signal?.throwIfAborted();
     const wallStart = performance.now();
     const release = this.runtime.busy();
-    this.#running++;
     try {
       return await this.#execute(request, mode, signal, wallStart);
     } catch (error) {
@@ -691,10 +697,11 @@ class JobOrchestrator implements Orchestrator {
       }
       throw error;
     } finally {
-      this.#running--;
       release();
       this.#jobPeak = undefined;
-      if (this.#o.releaseAfterJob ?? true) await this.#dvfs.releaseAll();
+      // With the next job already waiting, its plan will set the clocks anyway.
+      const waiting = this.#pending > 1 || (this.#o.moreWork?.() ?? false);
+      if ((this.#o.releaseAfterJob ?? true) && !waiting) await this.#dvfs.releaseAll();
     }
   }
 

@@ -195,6 +195,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         root: config.sysfsRoot,
         seed: config.sim.seed,
         timeMode: "realtime",
+        stepMs: config.sim.stepMs,
       }).catch((error) => {
         throw new ConfigError(`config: board ${describeError(error)}`, { cause: error, details: { field: "board" } });
       });
@@ -241,7 +242,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
     }
 
     // Late-bound: faults may happen before the broker is up; the bridge queues them.
-    const late: { bridge?: MqttBridge } = {};
+    const late: { bridge?: MqttBridge; intake?: JobIntake } = {};
     const pendingFaults: FaultEvent[] = [];
     const publishFault = (event: FaultEvent) => {
       const bridge = late.bridge;
@@ -274,6 +275,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
       ...(sim ? {} : { backends: await realBackends(board, log) }),
       logger: log.child({ part: "orchestrator" }),
       onFault: publishFault,
+      moreWork: () => (late.intake?.queue.stats().waiting ?? 0) > 0,
     });
     cleanups.push({ what: "stop the orchestrator", run: () => orchestrator.close() });
     await orchestrator.start();
@@ -338,6 +340,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         }
       },
     });
+    late.intake = intake;
     cleanups.push({ what: "close the job intake", run: () => intake.close() });
 
     const tls = await readTlsFiles(config.mqtt.tls);
