@@ -1,7 +1,8 @@
 /**
  * Cumulative energy counters: the one place where wrap-around is handled
  * (powercap `energy_uj` wraps at `max_energy_range_uj`; hwmon `energyK_input`
- * is 64-bit and only goes backwards when the driver resets it).
+ * is 64-bit on most drivers and only goes backwards on a reset, but a chip may
+ * model a narrower register: the per-chip ranges live in board.ts).
  */
 import { fail, ok, type Reading } from "../core/mod.ts";
 

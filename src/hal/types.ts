@@ -191,7 +191,10 @@ export type RailSample =
       currentA?: number;
       /** Cumulative energy counter, J, when the rail has one. */
       energyJ?: number;
-      /** Counter wrap range, J, when the kernel states one (`max_energy_range_uj`). */
+      /**
+       * Counter wrap range, J: from powercap's `max_energy_range_uj`, or the register width of an hwmon
+       * chip known to wrap (board.ts keeps that table). Absent: a backwards step is a reset, not a wrap.
+       */
       energyRangeJ?: number;
     }
     | Failed
