@@ -884,7 +884,7 @@ class JobOrchestrator implements Orchestrator {
     const samplesUsed = decision?.samplesUsed ?? finished.length;
 
     const predicted = this.#posthoc(waves, prompt.length, energyWindowMs);
-    const standardEnergyJ = this.#standardEnergyJ(waves, prompt.length, k, finished);
+    const standardEnergyJ = this.#standardEnergyJ(waves, prompt.length, k, finished, energyWindowMs - deviceMs);
     const latencyMs = this.sim ? deviceMs : wallMs;
     this.calibrator.recordOutcome({
       predicted: { energyJ: predicted.energyJ, latencyMs: predicted.latencyMs, peakTempC: predicted.peakTempC },
@@ -981,8 +981,18 @@ class JobOrchestrator implements Orchestrator {
     return w;
   }
 
-  /** The standard placement's predicted energy for the whole job (k samples, realised token count), J. */
-  #standardEnergyJ(waves: WaveRecord[], promptLength: number, k: number, finished: JobSample[]): number | undefined {
+  /**
+   * The standard placement's predicted energy for the whole job (k samples, the realised token count), J,
+   * plus the idle board over the part of the measured window that was not device work (planning, host
+   * compute), which the standard run would have spent too.
+   */
+  #standardEnergyJ(
+    waves: WaveRecord[],
+    promptLength: number,
+    k: number,
+    finished: JobSample[],
+    hostMs: number,
+  ): number | undefined {
     const first = waves[0];
     if (first === undefined) return undefined;
     const job: Job = {
@@ -992,7 +1002,8 @@ class JobOrchestrator implements Orchestrator {
       samples: k,
     };
     try {
-      return predict(first.model, first.state, job, standardPlacement(first.model, job)).energyJ;
+      const p = predict(first.model, first.state, job, standardPlacement(first.model, job));
+      return p.energyJ + this.#idlePowerW(first.state) * Math.max(0, hostMs) / 1000;
     } catch {
       return undefined;
     }

@@ -33,12 +33,13 @@ import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
 import type { ServiceConfig } from "./config.ts";
 import { nextBootSequence } from "./boot.ts";
 import { writeFileAtomic } from "./durable_file.ts";
+import { createDashboard, createDashboardHub, type DashboardHub, dashboardPlan } from "./dashboard.ts";
 import { createHttpApp, type HttpServer, type ReadinessReport, serveHttp, type ServiceApi } from "./http.ts";
 import { createJobIntake, type JobIntake, type JobJournal, type JournaledJob } from "./intake.ts";
 import { openJournal } from "./journal.ts";
 import { createServiceMetrics, recordJob, type ServiceMetrics } from "./metrics.ts";
 import { type MqttBridge, readTlsFiles, startMqttBridge } from "./mqtt_bridge.ts";
-import { createOrchestrator, type JobRequest, type Orchestrator, outcomeOf } from "./orchestrator.ts";
+import { createOrchestrator, type JobRequest, type JobResult, type Orchestrator, outcomeOf } from "./orchestrator.ts";
 import { type FaultEvent, faultEvent, type InferRequest, type ReplyPayload, requestLimitsOf } from "./schema.ts";
 import { createNotifier, type Notifier, systemdEnv } from "./sd_notify.ts";
 import {
@@ -254,6 +255,21 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
     };
     const metrics = createServiceMetrics();
     metrics.bootSequence.set({}, bootSequence);
+    // The live dashboard's feed: the orchestrator's samples, jobs, faults, unit health, plan and calibration.
+    const hub: DashboardHub = createDashboardHub({
+      board,
+      nodeId: config.nodeId,
+      periodMs: config.telemetry.periodMs,
+      bootId: `${bootSequence}-${clock.nowMs()}`,
+      clock,
+      logger: log,
+    });
+    let lastHubSampleMs = Number.NEGATIVE_INFINITY;
+    let hubPlan: unknown;
+    const hubSync = {
+      health: () => {},
+      afterJob: (_result: JobResult) => {},
+    };
 
     const orchestrator = createOrchestrator({
       board,
@@ -274,10 +290,47 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
       telemetryPeriodMs: config.telemetry.periodMs,
       ...(sim ? {} : { backends: await realBackends(board, log) }),
       logger: log.child({ part: "orchestrator" }),
-      onFault: publishFault,
+      onFault: (event) => {
+        publishFault(event);
+        hub.recordFault(event);
+        if (event.unitId !== undefined) hubSync.health();
+      },
+      onSample: (sample) => {
+        // One chart point per telemetry period (samples come faster while jobs run).
+        if (sample.monotonicMs - lastHubSampleMs < config.telemetry.periodMs * 0.95) return;
+        lastHubSampleMs = sample.monotonicMs;
+        hub.recordSample(sample);
+      },
+      onJob: (result) => hubSync.afterJob(result),
       moreWork: () => (late.intake?.queue.stats().waiting ?? 0) > 0,
     });
     cleanups.push({ what: "stop the orchestrator", run: () => orchestrator.close() });
+    hubSync.health = () => {
+      for (const u of orchestrator.units()) hub.setHealth(u.unitId, u.state, u.reason);
+    };
+    hubSync.afterJob = (result) => {
+      hub.recordJob({
+        id: result.id,
+        task: result.task,
+        ok: true,
+        answer: result.answer,
+        samplesUsed: result.samplesUsed,
+        samplesMax: result.k,
+        stopReason: result.stopReason,
+        energyJ: result.energyJ,
+        latencyMs: result.latencyMs,
+        ...(result.standardEnergyJ !== undefined ? { standardEnergyJ: result.standardEnergyJ } : {}),
+        finishedAtMs: clock.nowMs(),
+      });
+      const latest = orchestrator.currentChoice()?.plan;
+      const view = orchestrator.planView();
+      if (latest !== undefined && latest !== hubPlan && view.job) {
+        hubPlan = latest;
+        hub.setPlan(dashboardPlan(orchestrator.calibrator.model, view.job, latest, view.plannedAtMs ?? clock.nowMs()));
+      }
+      hub.setCalibration(orchestrator.calibration().jobs);
+      hubSync.health();
+    };
     await orchestrator.start();
 
     const journal: JobJournal = await openJournal<JournaledJob, ReplyPayload>({
@@ -326,6 +379,21 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
       logger: log,
       onSettled: (request, payload, settled) => {
         recordJob(metrics, request, payload);
+        if (!payload.ok) {
+          hub.recordJob({
+            id: request.id,
+            task: request.task,
+            ok: false,
+            answer: null,
+            samplesUsed: 0,
+            samplesMax: request.samples,
+            stopReason: null,
+            energyJ: null,
+            latencyMs: 0,
+            error: { code: payload.error.code, message: payload.error.message },
+            finishedAtMs: clock.nowMs(),
+          });
+        }
         log.info("job finished", {
           id: request.id,
           ok: payload.ok,
@@ -505,9 +573,18 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         ...(config.http.token !== undefined ? { token: config.http.token } : {}),
         logger: log.child({ part: "http" }),
       });
+      const dashboard = createDashboard(hub, { clock, logger: log.child({ part: "dashboard" }) });
+      dashboard.mount(app);
       httpServer = await serveHttp(app, { host: config.http.host, port: config.http.port, logger: log });
       const server = httpServer;
-      cleanups.push({ what: "close the HTTP server", run: () => server.shutdown() });
+      cleanups.push({
+        what: "close the HTTP server",
+        run: async () => {
+          // The dashboard's event streams first: the server's shutdown waits for open responses to end.
+          dashboard.close();
+          await server.shutdown();
+        },
+      });
     }
 
     const info: ServiceInfo = {

@@ -103,6 +103,11 @@ Deno.test("[mosquitto] qeil serve answers MQTT 5 requests, refuses malformed one
   const body = await infer.json();
   assert.equal(infer.status, 200);
   assert.equal(body.id, "h1");
+  const dashboard = JSON.parse((await get("/v1/dashboard")).text);
+  assert.ok(dashboard.totals.jobs >= 2, "the dashboard saw the jobs");
+  assert.ok(dashboard.plan?.chosen, "and the plan");
+  assert.ok(dashboard.units.every((u: { history: unknown[] }) => u.history.length > 0), "and the telemetry");
+  assert.equal((await get("/dashboard")).status, 200);
   const badHttp = await fetch(`${info.httpUrl}/v1/infer`, { method: "POST", body: JSON.stringify({ prompt: 5 }) });
   assert.equal(badHttp.status, 400);
   assert.equal((await badHttp.json()).error.field, "prompt");
