@@ -225,7 +225,9 @@ class Charger implements SimCharger {
         try {
           [done] = await this.#o.sim.execute([p.item], { signal: combined, timeoutMs });
         } catch (error) {
-          if (combined.aborted && !local.signal.aborted) throw error;
+          // Stopped because another group failed: that group's fault is the one to report.
+          if (local.signal.aborted) throw local.signal.reason;
+          if (combined.aborted) throw error;
           if (isQeilError(error, "Backend")) {
             throw new BackendError(`unit ${p.item.unitId} failed: ${error.message}`, {
               cause: error,
@@ -263,11 +265,8 @@ class Charger implements SimCharger {
     // microsecond item still costs a timer tick of wall time).
     if (firstStartMs < lastEndMs) this.#deviceMs += lastEndMs - firstStartMs;
     const failure = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failure) {
-      // The fault that started it, not the aborts it caused in the other groups.
-      const fault = settled.map((r) => r.status === "rejected" ? r.reason : undefined).find((e) => unitFaultOf(e));
-      throw fault ?? failure.reason;
-    }
+    // The first group's failure aborted the others: report it, not the aborts it caused.
+    if (failure) throw local.signal.aborted ? local.signal.reason : failure.reason;
   }
 }
 

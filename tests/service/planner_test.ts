@@ -1,0 +1,174 @@
+/**
+ * The planner's view of the board (from a real HAL sample of a simulated
+ * rk3588) and its choices in each mode: caching, re-planning, probation,
+ * failed default units and a board too hot for any placement.
+ */
+import assert from "node:assert/strict";
+import { createRng } from "../../src/core/mod.ts";
+import { discoverBoard, getProfile, type Sample } from "../../src/hal/mod.ts";
+import { type BoardState, createBoardModel, type Job } from "../../src/physics/mod.ts";
+import { boardStateOf, createPlanner, obeysProbation, planKey, type ProbationLimits } from "../../src/service/mod.ts";
+import { createSimBoard } from "../../src/sim/mod.ts";
+import { QWEN2_05B_INT8 } from "./_sim_board.ts";
+
+const model = createBoardModel(getProfile("rk3588").priors);
+const noProbation: ProbationLimits = { units: new Set(), maxSamples: (n) => n };
+const job: Job = { shape: QWEN2_05B_INT8, promptTokens: 40, genTokens: 32, samples: 4 };
+
+async function sampleOfSim(): Promise<Sample> {
+  const root = await Deno.makeTempDir({ prefix: "qeil-planner-" });
+  try {
+    await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 2, timeMode: "virtual" });
+    const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
+    await sim.advance(1000);
+    return await board.read();
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+function state(extra: Partial<BoardState> = {}): BoardState {
+  return {
+    tempsC: { soc: 40 },
+    ambientC: model.ambientC,
+    memAvailableBytes: 6e9,
+    healthyUnits: [...model.unitIds],
+    maxFreqHz: {},
+    ...extra,
+  };
+}
+
+Deno.test("boardStateOf() reads zones, memory and caps, with last good values for zones that stopped reading", async () => {
+  const sample = await sampleOfSim();
+  const soc = sample.thermal.find((t) => t.zone === "soc")!;
+  assert.ok(soc.ok);
+  const { state: fresh } = boardStateOf({
+    model,
+    sample,
+    lastGoodZones: {},
+    usableUnits: ["cpu_big", "npu"],
+    capHz: (u) => (u === "npu" ? 600e6 : undefined),
+  });
+  assert.equal(fresh.tempsC.soc, soc.tempC);
+  assert.deepEqual(fresh.healthyUnits, ["cpu_big", "npu"]);
+  assert.deepEqual(fresh.maxFreqHz, { npu: 600e6 });
+  assert.ok(sample.memory.ok && fresh.memAvailableBytes === sample.memory.value.availableBytes);
+
+  const blind: Sample = {
+    ...sample,
+    thermal: sample.thermal.map((t) =>
+      t.zone === "soc" ? { name: t.name, zone: t.zone, trips: t.trips, ok: false, reason: "gone" } : t
+    ),
+  };
+  const { state: degraded, notes } = boardStateOf({
+    model,
+    sample: blind,
+    lastGoodZones: { soc: { value: 61.5, atMs: 0 } },
+    usableUnits: [...model.unitIds],
+    capHz: () => undefined,
+    heldBytes: 1e9,
+  });
+  assert.equal(degraded.tempsC.soc, 61.5);
+  assert.ok(notes.some((n) => n.includes("zone soc unreadable")));
+  assert.equal(degraded.memAvailableBytes, fresh.memAvailableBytes + 1e9);
+
+  const { state: trending } = boardStateOf({
+    model,
+    sample,
+    lastGoodZones: {},
+    usableUnits: [...model.unitIds],
+    capHz: () => undefined,
+    trendKPerS: { soc: 0.5, gpu: -1 },
+    trendHorizonS: 10,
+  });
+  assert.equal(trending.tempsC.soc, soc.tempC + 5, "a rising trend is projected");
+  assert.equal(trending.tempsC.gpu, fresh.tempsC.gpu, "a falling one is not");
+});
+
+Deno.test("planKey() changes with a 5 K temperature bucket, health and probation, not with a degree", () => {
+  const key = (s: BoardState, probation = noProbation) =>
+    planKey("energy", model, { job, state: s, probation, epoch: 0 });
+  const base = key(state({ tempsC: { soc: 41 } }));
+  assert.equal(key(state({ tempsC: { soc: 42 } })), base);
+  assert.notEqual(key(state({ tempsC: { soc: 46 } })), base);
+  assert.notEqual(key(state({ tempsC: { soc: 41 }, healthyUnits: ["cpu_big", "npu"] })), base);
+  assert.notEqual(key(state({ tempsC: { soc: 41 } }), { units: new Set(["npu"]), maxSamples: (n) => n }), base);
+  assert.notEqual(key(state({ tempsC: { soc: 41 }, maxFreqHz: { npu: 6e8 } })), base);
+});
+
+Deno.test("choose() caches a qeil plan for the same state and plans again when the state changes", () => {
+  let now = 0;
+  const planner = createPlanner({ nowMs: () => now, pgsam: { maxEvaluations: 200 } });
+  const rng = createRng(1);
+  const a = planner.choose("qeil", model, { job, state: state(), probation: noProbation, epoch: 0 }, rng);
+  assert.equal(a.cached, false);
+  assert.ok(a.prediction.feasible && a.plan);
+  const b = planner.choose("qeil", model, { job, state: state(), probation: noProbation, epoch: 0 }, rng);
+  assert.equal(b.cached, true);
+  assert.deepEqual(b.placement, a.placement);
+  const c = planner.choose(
+    "qeil",
+    model,
+    { job, state: state({ healthyUnits: ["cpu_big", "cpu_little", "gpu"] }), probation: noProbation, epoch: 0 },
+    rng,
+  );
+  assert.equal(c.cached, false);
+  assert.ok(
+    ![c.placement.prefillUnit, ...c.placement.lanes.flatMap((l) => l.segments.map((s) => s.unitId))].includes("npu"),
+  );
+  now = 61_000;
+  assert.equal(
+    planner.choose("qeil", model, { job, state: state(), probation: noProbation, epoch: 0 }, rng).cached,
+    false,
+  );
+  assert.equal(planner.computed, 3);
+});
+
+Deno.test("choose() keeps units on probation off the prefill and within their share of the samples", () => {
+  const planner = createPlanner({ nowMs: () => 0, pgsam: { maxEvaluations: 300 } });
+  const probation: ProbationLimits = { units: new Set(["npu"]), maxSamples: (n) => Math.floor(n / 2) };
+  const choice = planner.choose("qeil", model, { job, state: state(), probation, epoch: 0 }, createRng(3));
+  assert.notEqual(choice.placement.prefillUnit, "npu");
+  assert.ok(obeysProbation(choice.placement, probation, job.samples));
+});
+
+Deno.test("standard mode falls back to the first usable unit when the default unit is failed", () => {
+  const planner = createPlanner({ nowMs: () => 0 });
+  const s = state({ healthyUnits: ["cpu_little", "gpu", "npu"] });
+  const choice = planner.choose("standard", model, { job, state: s, probation: noProbation, epoch: 0 }, createRng(1));
+  assert.equal(choice.placement.prefillUnit, "cpu_little");
+  assert.equal(choice.placement.freqLevel.cpu_little, model.units.cpu_little.opps.length - 1);
+});
+
+Deno.test("a board too hot for any placement gets the coolest single unit at its lowest clock", () => {
+  const planner = createPlanner({ nowMs: () => 0, pgsam: { maxEvaluations: 200 } });
+  const hot = state({
+    tempsC: { soc: 74, bigcore0: 74, bigcore1: 74, littlecore: 74, center: 74, gpu: 84, npu: 74 },
+    ambientC: 70,
+  });
+  const choice = planner.choose(
+    "qeil",
+    model,
+    { job: { ...job, genTokens: 400 }, state: hot, probation: noProbation, epoch: 0 },
+    createRng(1),
+  );
+  assert.equal(choice.fallback, true);
+  assert.equal(choice.placement.lanes.length, 1);
+  const unit = choice.placement.prefillUnit;
+  assert.deepEqual(choice.placement.lanes[0].segments.map((s) => s.unitId), [unit]);
+  assert.equal(choice.placement.freqLevel[unit], 0);
+});
+
+Deno.test("choose() refuses when no unit is usable at all", () => {
+  const planner = createPlanner({ nowMs: () => 0 });
+  assert.throws(
+    () =>
+      planner.choose(
+        "qeil",
+        model,
+        { job, state: state({ healthyUnits: [] }), probation: noProbation, epoch: 0 },
+        createRng(1),
+      ),
+    (e: Error & { code?: string }) => e.code === "Infeasible",
+  );
+});
