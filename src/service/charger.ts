@@ -83,6 +83,8 @@ export interface SimChargerOptions {
   minDeadlineMs?: number;
   /** Checked before each decode step; throw ThermalGuardError to stop the wave. @default none */
   guard?: () => void;
+  /** The prefills never decode (log-likelihood scoring): no KV hand-off to the lanes. @default false */
+  prefillOnly?: boolean;
 }
 
 /** A StepCharger for a simulated board that also reports what it charged. */
@@ -153,6 +155,7 @@ class Charger implements SimCharger {
     const { costShape, placement } = this.#o;
     const w = prefillWork(costShape, { tokens: event.newTokens, batch: event.batch, layerStart: ls, layerEnd: le });
     await this.#runGroups([[this.#plan(placement.prefillUnit, "prefill", w.flops, w.bytes)]], signal);
+    if (this.#o.prefillOnly) return;
     // The prompt's KV cache goes to every lane's segments (broadcast to the lane's batch), as predict() charges it.
     const copies: PlannedItem[][] = [];
     for (const lane of placement.lanes) {

@@ -304,6 +304,27 @@ export interface PlanView {
   greedy: PlannedPlacement | null;
 }
 
+/** Work charged like a job but made by the caller (log-likelihood scoring), for `runCharged`. */
+export interface ChargedRequest {
+  id: string;
+  /** Tokens per scored sequence the planner plans the prefill for (e.g. context + continuation). */
+  promptTokens: number;
+}
+
+/** What `runCharged` measured. */
+export interface ChargedResult<T> {
+  /** What `work` returned. */
+  value: T;
+  mode: OrchestratorMode;
+  /** The placement whose prefill unit ran the work. */
+  placement: Placement;
+  /** Board energy over the window, J (the HAL's meter). */
+  energyJ: number;
+  latencyMs: number;
+  measurement: JobMeasurement;
+  faultsRecovered: number;
+}
+
 /** The orchestrator. */
 export interface Orchestrator extends AsyncDisposable {
   readonly board: Board;
@@ -322,6 +343,17 @@ export interface Orchestrator extends AsyncDisposable {
    *   the last unit fault once `maxRetries` re-plans are spent; the signal's reason when aborted
    */
   runJob(request: JobRequest, options?: RunJobOptions): Promise<JobResult>;
+  /**
+   * Runs `work` with the charger of the placement the mode picks for a
+   * prefill-only job (the runtime's scoring functions take it as
+   * `options.charger`), with the same clocks, energy window, calibration and
+   * fault handling as a job. `work` may run again after a unit fault.
+   */
+  runCharged<T>(
+    request: ChargedRequest,
+    work: (charger: StepCharger, signal: AbortSignal | undefined) => Promise<T>,
+    options?: RunJobOptions,
+  ): Promise<ChargedResult<T>>;
   /** The board state the planner would see now. */
   boardState(): BoardState;
   /** Every unit's health and placeability. */
@@ -445,9 +477,34 @@ class JobOrchestrator implements Orchestrator {
   }
 
   runJob(request: JobRequest, options: RunJobOptions = {}): Promise<JobResult> {
-    if (this.#closed) return Promise.reject(new RangeError("runJob(): the orchestrator is closed"));
+    return this.#serialised(
+      "runJob",
+      () =>
+        this.#run(request.id, options, (mode, signal, wallStart) => this.#execute(request, mode, signal, wallStart)),
+    );
+  }
+
+  runCharged<T>(
+    request: ChargedRequest,
+    work: (charger: StepCharger, signal: AbortSignal | undefined) => Promise<T>,
+    options: RunJobOptions = {},
+  ): Promise<ChargedResult<T>> {
+    return this.#serialised(
+      "runCharged",
+      () =>
+        this.#run(
+          request.id,
+          options,
+          (mode, signal, wallStart) => this.#executeCharged(request, work, mode, signal, wallStart),
+        ),
+    );
+  }
+
+  /** Runs jobs one at a time on the board, in call order. */
+  #serialised<T>(what: string, body: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new RangeError(`${what}(): the orchestrator is closed`));
     this.#pending++;
-    const run = this.#lock.then(() => this.#run(request, options)).finally(() => this.#pending--);
+    const run = this.#lock.then(body).finally(() => this.#pending--);
     this.#lock = run.then(() => {}, () => {});
     return run;
   }
@@ -679,19 +736,23 @@ class JobOrchestrator implements Orchestrator {
 
   // ---- jobs --------------------------------------------------------------------------------------------------
 
-  async #run(request: JobRequest, options: RunJobOptions): Promise<JobResult> {
+  async #run<T>(
+    id: string,
+    options: RunJobOptions,
+    body: (mode: OrchestratorMode, signal: AbortSignal | undefined, wallStart: number) => Promise<T>,
+  ): Promise<T> {
     const mode = options.mode ?? this.mode;
     const signal = options.signal;
     signal?.throwIfAborted();
     const wallStart = performance.now();
     const release = this.runtime.busy();
     try {
-      return await this.#execute(request, mode, signal, wallStart);
+      return await body(mode, signal, wallStart);
     } catch (error) {
       this.#stats.failed++;
       if (!(signal?.aborted)) {
-        this.faults.report("job-failed", "error", `job ${request.id} failed: ${errorMessage(error)}`, {
-          requestId: request.id,
+        this.faults.report("job-failed", "error", `job ${id} failed: ${errorMessage(error)}`, {
+          requestId: id,
           code: isQeilError(error) ? error.code : "Internal",
         });
       }
@@ -925,6 +986,125 @@ class JobOrchestrator implements Orchestrator {
     };
     this.#o.onJob?.(result);
     return result;
+  }
+
+  /**
+   * Runs `work` (log-likelihood scoring, or anything that makes prefill-phase
+   * ORT runs) with its runs charged to the prefill unit of the placement the
+   * mode picks for a prefill-only job of `promptTokens` tokens, measured like
+   * a job; a unit fault re-plans and runs `work` again (it must be repeatable).
+   */
+  async #executeCharged<T>(
+    request: ChargedRequest,
+    work: (charger: StepCharger, signal: AbortSignal | undefined) => Promise<T>,
+    mode: OrchestratorMode,
+    signal: AbortSignal | undefined,
+    wallStart: number,
+  ): Promise<ChargedResult<T>> {
+    if (!Number.isInteger(request.promptTokens) || request.promptTokens < 1) {
+      throw new RangeError(`runCharged(): promptTokens must be an integer >= 1, got ${request.promptTokens}`);
+    }
+    const maxRetries = this.#o.faults?.maxRetries ?? 2;
+    await this.runtime.sampleNow();
+    this.#jobPeak = {};
+    const window = this.runtime.meter.begin(`charged ${request.id}`);
+    let deviceMs = 0;
+    let unitFaults = 0;
+    let value: T;
+    let choice: Choice;
+    for (;;) {
+      signal?.throwIfAborted();
+      const model = this.calibrator.model;
+      const state = this.#state().state;
+      const job: Job = { shape: this.costShape, promptTokens: request.promptTokens, genTokens: 1, samples: 1 };
+      choice = this.#planner.choose(
+        mode,
+        model,
+        { job, state, probation: this.faults.probation(), epoch: this.calibrator.epoch },
+        this.#rng,
+      );
+      this.#choice = choice;
+      const freqHz = await this.#dvfs.apply(choice.placement, this.runtime.latest());
+      const records: WorkRecord[] = [];
+      const onRecord = (record: WorkRecord) => {
+        records.push(record);
+        this.calibrator.addRecord(record);
+      };
+      const wallBefore = this.#clock.monotonicMs();
+      let sim: SimCharger | undefined;
+      let charger: StepCharger & { flush?(): void };
+      if (this.sim) {
+        sim = createSimCharger({
+          sim: this.sim,
+          model: () => this.calibrator.model,
+          costShape: this.costShape,
+          realLayers: this.#o.model.shape.layers,
+          placement: choice.placement,
+          promptTokens: request.promptTokens,
+          freqHz,
+          onRecord,
+          prefillOnly: true,
+          ...(this.#o.itemDeadline?.factor !== undefined ? { deadlineFactor: this.#o.itemDeadline.factor } : {}),
+          ...(this.#o.itemDeadline?.minMs !== undefined ? { minDeadlineMs: this.#o.itemDeadline.minMs } : {}),
+        });
+        charger = sim;
+      } else {
+        const unit = choice.placement.prefillUnit;
+        charger = hostCharger(
+          [{ unitId: unit, layerStart: 0, layerEnd: this.#o.model.shape.layers }],
+          this.#o.model.shape,
+          freqHz,
+          this.#clock,
+          onRecord,
+        );
+      }
+      try {
+        value = await work(charger, signal);
+        break;
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason ?? error;
+        const fault = unitFaultOf(error);
+        if (!fault) throw error;
+        unitFaults++;
+        this.faults.unitFault(fault.unitId, fault.kind, fault.reason, request.id);
+        if (unitFaults > maxRetries) throw error;
+      } finally {
+        charger.flush?.();
+        deviceMs += sim ? sim.deviceMs : this.#clock.monotonicMs() - wallBefore;
+        this.calibrator.observeTimings(records);
+      }
+    }
+    await this.runtime.sampleNow();
+    let energyJ = 0;
+    let energyWindowMs = 0;
+    let incompleteRails: string[] = [];
+    try {
+      const measured = window.end();
+      energyJ = measured.energyJ;
+      energyWindowMs = measured.durationMs;
+      incompleteRails = measured.incompleteRails;
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+    }
+    const wallMs = performance.now() - wallStart;
+    this.faults.jobSucceeded(usedUnitsOf(choice.placement));
+    this.#stats.jobs++;
+    if (unitFaults > 0) this.#stats.faultsRecovered += unitFaults;
+    return {
+      value,
+      mode,
+      placement: choice.placement,
+      energyJ: Math.max(0, energyJ),
+      latencyMs: this.sim ? deviceMs : wallMs,
+      measurement: {
+        latencyClock: this.sim ? "simulated-device" : "wall",
+        wallMs,
+        energyWindowMs,
+        incompleteRails,
+        peakTempC: this.#jobPeak ?? {},
+      },
+      faultsRecovered: unitFaults,
+    };
   }
 
   /** Throws ThermalGuardError when a zone reached `trip - share * margin` (checked before each decode step). */

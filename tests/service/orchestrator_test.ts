@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import type { JobRequest } from "../../src/service/mod.ts";
+import { scoreContinuations } from "../../src/runtime/mod.ts";
 import { createRig, QWEN2_05B_INT8 } from "./_sim_board.ts";
 
 function request(id: string, extra: Partial<JobRequest> = {}): JobRequest {
@@ -213,4 +214,29 @@ Deno.test("an ambient step toward the trip: qeil never throttles where standard 
   assert.equal(qeil.completed, 14, "every job completed");
   assert.equal(qeil.throttles, 0, "the kernel-style governor never throttled");
   assert.equal(qeil.maxCooling, 0, "no passive cooling device ever engaged");
+});
+
+Deno.test("runCharged() charges log-likelihood scoring to the planned prefill unit and measures it like a job", async () => {
+  await using rig = await createRig({ costShape: QWEN2_05B_INT8 });
+  const context = "Question: which is larger?\nAnswer:";
+  const choices = [" the sun", " a pebble", " an ant"];
+  const r = await rig.orchestrator.runCharged(
+    { id: "arc-1", promptTokens: 40 },
+    (charger, signal) =>
+      scoreContinuations(rig.model, choices.map((c) => ({ context, continuation: c })), {
+        charger,
+        ...(signal ? { signal } : {}),
+      }),
+  );
+  assert.equal(r.value.length, 3);
+  assert.ok(r.value.every((s) => Number.isFinite(s.logLikelihood) && s.logLikelihood < 0));
+  assert.ok(r.latencyMs > 0 && r.energyJ > 0);
+  assert.ok(Math.abs(r.latencyMs - r.measurement.energyWindowMs) < 1);
+  const standard = await rig.orchestrator.runCharged(
+    { id: "arc-1-standard", promptTokens: 40 },
+    (charger) => scoreContinuations(rig.model, choices.map((c) => ({ context, continuation: c })), { charger }),
+    { mode: "standard" },
+  );
+  assert.equal(standard.placement.prefillUnit, "cpu_big");
+  assert.deepEqual(standard.value.map((s) => s.logLikelihood), r.value.map((s) => s.logLikelihood), "same scores");
 });

@@ -11,6 +11,21 @@ import { within } from "./_helpers.ts";
 import { startMosquitto } from "./_mosquitto.ts";
 import { connectClient } from "./_mqtt_client.ts";
 import { spawnServe } from "./_serve_process.ts";
+import { startTcpProxy } from "./_tcp_proxy.ts";
+
+/** Qwen2-0.5B's Hugging Face config at int8: a declared model that makes simulated jobs take seconds. */
+const QWEN_CONFIG = {
+  model_type: "qwen2",
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  num_hidden_layers: 24,
+  vocab_size: 151936,
+  max_position_embeddings: 32768,
+  tie_word_embeddings: true,
+  qeil_weight_precision: "int8",
+};
 
 const FAST_ENV = { QEIL_TELEMETRY_PERIOD_MS: "500", QEIL_MQTT_RECONNECT_MIN_MS: "100" };
 
@@ -124,21 +139,7 @@ Deno.test("[mosquitto] crash test with the real orchestrator: 50 accepted jobs, 
   const stateDir = await Deno.makeTempDir({ prefix: "qeil-crash-" });
   // The first run charges the simulator for Qwen2-0.5B, so the first (long) job is still running when it dies.
   const costModel = `${stateDir}/qwen2-0.5b.json`;
-  await Deno.writeTextFile(
-    costModel,
-    JSON.stringify({
-      model_type: "qwen2",
-      hidden_size: 896,
-      intermediate_size: 4864,
-      num_attention_heads: 14,
-      num_key_value_heads: 2,
-      num_hidden_layers: 24,
-      vocab_size: 151936,
-      max_position_embeddings: 32768,
-      tie_word_embeddings: true,
-      qeil_weight_precision: "int8",
-    }),
-  );
+  await Deno.writeTextFile(costModel, JSON.stringify(QWEN_CONFIG));
   const prefix = "qeil/v1/crash2/";
   const args = ["--broker", broker.url, "--state-dir", stateDir, "--http-port", "0", "--node-id", "crash2"];
   const env = { ...FAST_ENV, QEIL_QUEUE_CAPACITY: "100" };
@@ -201,4 +202,82 @@ Deno.test("[mosquitto] crash test with the real orchestrator: 50 accepted jobs, 
   assert.deepEqual([...counts.values()].filter((n) => n !== 1), [], "no request got two results");
   assert.ok(replies.every((m) => m.json.ok === true), replies.filter((m) => !m.json.ok).map((m) => m.text).join("\n"));
   assert.equal(await second.terminate(), 0);
+});
+
+Deno.test("qeil serve under systemd: READY=1 once up, WATCHDOG=1 while healthy, STOPPING=1 on SIGTERM", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "qeil-notify-" });
+  const socketPath = `${dir}/notify.sock`;
+  const listener = Deno.listenDatagram({ transport: "unixpacket", path: socketPath });
+  const messages: string[] = [];
+  const waiters: { match: (m: string) => boolean; resolve(): void }[] = [];
+  const receiving = (async () => {
+    try {
+      for (;;) {
+        const [data] = await listener.receive();
+        const text = new TextDecoder().decode(data);
+        messages.push(text);
+        for (const w of [...waiters]) {
+          if (w.match(text)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve();
+          }
+        }
+      }
+    } catch {
+      // closed
+    }
+  })();
+  const notified = (match: (m: string) => boolean, what: string) =>
+    within(
+      messages.some(match) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ match, resolve })),
+      60_000,
+      `${what} (got: ${JSON.stringify(messages)})`,
+    );
+  try {
+    await using service = spawnServe(
+      ["--state-dir", `${dir}/state`, "--http-port", "0", "--node-id", "notify"],
+      { NOTIFY_SOCKET: socketPath, WATCHDOG_USEC: "1000000", QEIL_MQTT_EMBEDDED_PORT: "0" },
+    );
+    await notified((m) => m.includes("READY=1"), "READY=1");
+    await service.ready();
+    await notified((m) => m.includes("WATCHDOG=1"), "a watchdog keep-alive");
+    assert.ok(messages.findIndex((m) => m.includes("READY=1")) < messages.findIndex((m) => m.includes("WATCHDOG=1")));
+    const code = await service.terminate();
+    assert.equal(code, 0);
+    await notified((m) => m.includes("STOPPING=1"), "STOPPING=1");
+  } finally {
+    listener.close();
+    await receiving;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("[mosquitto] a result finished while the broker is unreachable is delivered after the reconnect", async () => {
+  await using broker = await startMosquitto();
+  await using proxy = startTcpProxy(broker.port);
+  const stateDir = await Deno.makeTempDir({ prefix: "qeil-outage-" });
+  await Deno.writeTextFile(`${stateDir}/qwen.json`, JSON.stringify(QWEN_CONFIG));
+  await using service = spawnServe(
+    ["--broker", proxy.url, "--state-dir", stateDir, "--http-port", "0", "--node-id", "outage"],
+    { ...FAST_ENV, QEIL_ORCHESTRATOR_COST_MODEL: `${stateDir}/qwen.json` },
+  );
+  await service.ready();
+  await service.waitForLine(/connected to MQTT broker/);
+  await using client = await connectClient(broker.url);
+  await client.subscribe("clients/outage/replies");
+  await client.publish("qeil/v1/outage/infer/request", {
+    id: "during-outage",
+    prompt: "A long answer",
+    samples: 3,
+    maxTokens: 120,
+    replyTo: "clients/outage/replies",
+  });
+  await service.waitForLine(/job accepted id=during-outage /);
+  proxy.cut();
+  await service.waitForLine(/job finished id=during-outage ok=true/);
+  assert.equal(client.received.filter((m) => m.topic === "clients/outage/replies").length, 0, "not while cut");
+  proxy.restore();
+  const reply = await client.waitFor("clients/outage/replies", (m) => m.json?.id === "during-outage", 60_000);
+  assert.equal(reply.json.ok, true);
+  assert.equal(await service.terminate(), 0);
 });
