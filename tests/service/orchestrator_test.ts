@@ -4,9 +4,11 @@
  * recovery from every fault the simulator can inject.
  */
 import assert from "node:assert/strict";
-import type { JobRequest } from "../../src/service/mod.ts";
-import { scoreContinuations } from "../../src/runtime/mod.ts";
-import { createRig, QWEN2_05B_INT8 } from "./_sim_board.ts";
+import { discoverBoard } from "../../src/hal/mod.ts";
+import { loadModel, OrtCpuBackend, scoreContinuations } from "../../src/runtime/mod.ts";
+import { createOrchestrator, type JobRequest } from "../../src/service/mod.ts";
+import { createSimBoard } from "../../src/sim/mod.ts";
+import { createRig, QWEN2_05B_INT8, tinyModelDir } from "./_sim_board.ts";
 
 function request(id: string, extra: Partial<JobRequest> = {}): JobRequest {
   return {
@@ -239,4 +241,29 @@ Deno.test("runCharged() charges log-likelihood scoring to the planned prefill un
   );
   assert.equal(standard.placement.prefillUnit, "cpu_big");
   assert.deepEqual(standard.value.map((s) => s.logLikelihood), r.value.map((s) => s.logLikelihood), "same scores");
+});
+
+Deno.test("on a real board only units with a backend are placeable, and latency is wall time", async () => {
+  // A board the orchestrator reads like a real one: a live tree kept by a realtime simulator it does not know of.
+  const root = await Deno.makeTempDir({ prefix: "qeil-orch-real-" });
+  await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 9, timeMode: "realtime", stepMs: 100 });
+  sim.start();
+  const board = await discoverBoard(root, { profileId: "rk3588" });
+  await using model = await loadModel(await tinyModelDir());
+  await using orchestrator = createOrchestrator({
+    board,
+    model,
+    backends: { cpu_little: new OrtCpuBackend({ name: "ort-cpu:test" }) },
+  });
+  await orchestrator.start();
+  assert.deepEqual(orchestrator.units().filter((u) => u.placeable).map((u) => u.unitId), ["cpu_little"]);
+  const r = await orchestrator.runJob(request("real", { samples: 3, maxTokens: 8 }));
+  assert.deepEqual(usedUnits(r.placement), new Set(["cpu_little"]));
+  assert.equal(r.measurement.latencyClock, "wall");
+  assert.ok(r.latencyMs > 0 && r.latencyMs <= r.measurement.wallMs + 1e-9);
+  assert.equal(r.samples.length, r.samplesUsed);
+  assert.ok(orchestrator.calibration().timingObservations > 0, "the host's ORT runs were timed");
+  await orchestrator.close();
+  await sim.stop();
+  await Deno.remove(root, { recursive: true });
 });
