@@ -3,7 +3,9 @@
  * /etc/qeil/config.json when present), then `QEIL_*` environment variables,
  * then the flags; with none of them it runs a simulated rk3588 with the
  * embedded MQTT broker and the embedded tiny model. Runs until SIGTERM or
- * SIGINT, then drains and stops.
+ * SIGINT, then drains and stops (exit 0); a fleet update (or a rollback) that
+ * switched the installed version drains and exits with `RESTART_EXIT_CODE`
+ * (75), which systemd/qeil.service restarts.
  */
 import type { Command } from "./command.ts";
 import { ConfigError, createLogger, describeError } from "../src/core/mod.ts";
@@ -68,7 +70,9 @@ model, connects to the MQTT broker (or embeds one on 127.0.0.1:1883), serves the
 every request through the planner, the board's units and the verification cascade. Flags override
 the config file and QEIL_* environment variables. With no arguments: a simulated rk3588, the
 embedded broker and the embedded tiny model. Stops gracefully on SIGTERM (jobs that cannot finish
-stay journaled and run after the next start). Writes <state-dir>/service.json once it serves.`,
+stay journaled and run after the next start). Writes <state-dir>/service.json once it serves.
+After a signed fleet update on MQTT cmd/update is installed (or a new version failed its health gate
+and was rolled back) it drains and exits with status 75 so that systemd starts the switched version.`,
   options: {
     config: {
       type: "string",
@@ -102,7 +106,7 @@ stay journaled and run after the next start). Writes <state-dir>/service.json on
       logger,
       signal: ctx.signal,
     });
-    await service.stopped;
-    return 0;
+    const exit = await service.stopped;
+    return exit.exitCode;
   },
 };

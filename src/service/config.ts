@@ -82,6 +82,24 @@ export interface ServiceConfig {
   sim: { seed: number; stepMs: number };
   journal: { retainResults: number; compactAfterRecords: number };
   log: { level: LogLevel; format: "json" | "text" };
+  /** Signed fleet updates (MQTT `cmd/update`) into A/B slots, with a health gate at the next start. */
+  update: {
+    /** Fleet public keys (base64 of the raw 32-byte Ed25519 keys); empty: every update is refused. */
+    publicKeys: string[];
+    /** Holds slots `a/`, `b/`, the `current` link and `staging/`. */
+    slotsDir: string;
+    /** Holds the update state file. */
+    stateDir: string;
+    /** The read-only factory install a rollback may return to. */
+    factoryDir: string;
+    maxArtifactBytes: number;
+    downloadTimeoutMs: number;
+    /** Manifests issued longer ago are refused; `undefined`: no age limit. */
+    maxManifestAgeMs: number | undefined;
+    healthGateTimeoutMs: number;
+    healthGateIntervalMs: number;
+    maxBootAttempts: number;
+  };
 }
 
 /** A raw value from one layer: JSON from the file, strings (or typed values) from env and flags. */
@@ -108,6 +126,8 @@ export interface ConfigField {
 }
 
 const PORT_RANGE = { min: 0, max: 65535, note: "0: any free port" } as const;
+/** One or more base64 raw Ed25519 public keys (32 bytes: 43 characters, or 44 with padding), comma-separated. */
+const PUBLIC_KEYS_PATTERN = /^\s*[A-Za-z0-9+/_-]{43}=?(\s*,\s*[A-Za-z0-9+/_-]{43}=?)*\s*$/;
 const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
@@ -428,6 +448,73 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     doc: "Records appended after which the journal is rewritten with live entries only.",
   },
   {
+    key: "update.publicKeys",
+    type: {
+      kind: "string",
+      pattern: PUBLIC_KEYS_PATTERN,
+      what: "base64 Ed25519 public keys (32 raw bytes each, as `qeil release keygen` prints them), comma-separated",
+      maxLength: 4096,
+    },
+    default: undefined,
+    doc: "Fleet public keys that may sign updates (several during a key rotation); absent: every update is refused.",
+  },
+  {
+    key: "update.slotsDir",
+    type: { kind: "path" },
+    default: undefined,
+    derivedDefault: "`<stateDir>/slots`",
+    doc: "Folder of the update slots `a/` and `b/` and the `current` link `/usr/bin/qeil` follows.",
+  },
+  {
+    key: "update.stateDir",
+    type: { kind: "path" },
+    default: undefined,
+    derivedDefault: "`<stateDir>/update`",
+    doc: "Folder of the update state (what is pending, manifests already used).",
+  },
+  {
+    key: "update.factoryDir",
+    type: { kind: "path" },
+    default: "/usr/lib/qeil",
+    doc: "The read-only factory install from the image, where a rollback of the first update returns.",
+  },
+  {
+    key: "update.maxArtifactBytes",
+    type: { kind: "int", min: 1, max: 17_179_869_184 },
+    default: 536_870_912,
+    doc: "Largest update artifact accepted, bytes.",
+  },
+  {
+    key: "update.downloadTimeoutMs",
+    type: { kind: "int", min: 1000, max: 86_400_000 },
+    default: 900_000,
+    doc: "Deadline of one artifact download, ms.",
+  },
+  {
+    key: "update.maxManifestAgeMs",
+    type: { kind: "int", min: 1000, max: 31_536_000_000 },
+    default: undefined,
+    doc: "Refuse manifests issued longer ago than this, ms; absent: no age limit (replays are refused anyway).",
+  },
+  {
+    key: "update.healthGateTimeoutMs",
+    type: { kind: "int", min: 100, max: 3_600_000 },
+    default: 120_000,
+    doc: "Time a new version has after its start to pass every self-check before it is rolled back, ms.",
+  },
+  {
+    key: "update.healthGateIntervalMs",
+    type: { kind: "int", min: 10, max: 600_000 },
+    default: 2000,
+    doc: "Pause between rounds of the health gate's self-checks, ms.",
+  },
+  {
+    key: "update.maxBootAttempts",
+    type: { kind: "int", min: 1, max: 100 },
+    default: 3,
+    doc: "Starts of a new version that end before its health gate passes, after which it is rolled back.",
+  },
+  {
     key: "log.level",
     type: { kind: "enum", values: ["debug", "info", "warn", "error"] },
     default: "info",
@@ -694,6 +781,13 @@ export function parseConfig(
     `must be <= deadlines.maxMs (${num("deadlines.maxMs")}), got ${num("deadlines.defaultMs")}`,
   );
   check(num("faults.probationShare") > 0, "faults.probationShare", `must be in (0, 1], got 0`);
+  check(
+    num("update.healthGateIntervalMs") <= num("update.healthGateTimeoutMs"),
+    "update.healthGateIntervalMs",
+    `must be <= update.healthGateTimeoutMs (${num("update.healthGateTimeoutMs")}), got ${
+      num("update.healthGateIntervalMs")
+    }`,
+  );
   const level = str("log.level");
   if (!isLogLevel(level)) throw new TypeError(`log.level passed validation but is ${level}`);
 
@@ -753,6 +847,18 @@ export function parseConfig(
     sim: { seed: num("sim.seed"), stepMs: num("sim.stepMs") },
     journal: { retainResults: num("journal.retainResults"), compactAfterRecords: num("journal.compactAfterRecords") },
     log: { level, format: str("log.format") as "json" | "text" },
+    update: {
+      publicKeys: (str("update.publicKeys") ?? "").split(",").map((k) => k.trim()).filter((k) => k !== ""),
+      slotsDir: str("update.slotsDir") ?? `${stateDir}/slots`,
+      stateDir: str("update.stateDir") ?? `${stateDir}/update`,
+      factoryDir: str("update.factoryDir")!,
+      maxArtifactBytes: num("update.maxArtifactBytes"),
+      downloadTimeoutMs: num("update.downloadTimeoutMs"),
+      maxManifestAgeMs: values.get("update.maxManifestAgeMs") as number | undefined,
+      healthGateTimeoutMs: num("update.healthGateTimeoutMs"),
+      healthGateIntervalMs: num("update.healthGateIntervalMs"),
+      maxBootAttempts: num("update.maxBootAttempts"),
+    },
   };
 }
 

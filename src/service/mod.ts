@@ -4,7 +4,8 @@
  * This folder holds the infrastructure the orchestrator is built on: typed
  * config, the request/result wire contract, the job journal, the bounded job
  * queue and the intake that joins them, the MQTT bridge and embedded broker,
- * the HTTP app and its live dashboard, metrics, sd_notify and the watchdog checks.
+ * the HTTP app and its live dashboard, metrics, sd_notify, the watchdog checks
+ * and the fleet-update wiring.
  */
 export * from "./config.ts";
 export * from "./schema.ts";
@@ -26,4 +27,5 @@ export * from "./calibrator.ts";
 export * from "./dvfs.ts";
 export * from "./planner.ts";
 export * from "./orchestrator.ts";
+export * from "./update_wiring.ts";
 export * from "./service.ts";

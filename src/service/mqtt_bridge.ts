@@ -4,8 +4,9 @@
  * to an injected handler with a reply route (the MQTT 5 response topic and
  * correlation data, or the payload's `replyTo` for MQTT 3.1.1 clients);
  * refuses bad requests with an error reply and a `fault` event; publishes
- * telemetry (QoS 0), faults (QoS 1) and a retained `status` (birth `online`
- * with the boot sequence number, last will `offline`); and passes
+ * telemetry (QoS 0), faults (QoS 1), fleet-update steps (`update`, QoS 1)
+ * and a retained `status` (birth `online` with the boot sequence number,
+ * last will `offline`); and passes
  * `cmd/update` and `cmd/config` messages to injected handlers.
  *
  * A request is acknowledged (PUBACK) only after the handler resolves, i.e.
@@ -126,6 +127,8 @@ export interface BridgeTopics {
   status: string;
   telemetry: string;
   fault: string;
+  /** Fleet-update status events. */
+  update: string;
   cmdUpdate: string;
   cmdConfig: string;
 }
@@ -155,6 +158,8 @@ export interface MqttBridge extends AsyncDisposable {
   publishReply(route: ReplyRoute, payload: ReplyPayload): Promise<void>;
   /** Publishes a fault event (QoS 1). @throws BusyError when the offline queue is full */
   publishFault(event: FaultEvent): Promise<void>;
+  /** Publishes a fleet-update status event (QoS 1) on `update`. @throws BusyError when the offline queue is full */
+  publishUpdate(event: unknown): Promise<void>;
   /** Publishes telemetry (QoS 0); returns false (and drops it) when disconnected. */
   publishTelemetry(payload: unknown): boolean;
   stats(): BridgeStats;
@@ -172,6 +177,7 @@ export function bridgeTopics(topicPrefix: string): BridgeTopics {
     status: `${topicPrefix}status`,
     telemetry: `${topicPrefix}telemetry`,
     fault: `${topicPrefix}fault`,
+    update: `${topicPrefix}update`,
     cmdUpdate: `${topicPrefix}cmd/update`,
     cmdConfig: `${topicPrefix}cmd/config`,
   };
@@ -275,6 +281,10 @@ class Bridge implements MqttBridge {
   publishFault(event: FaultEvent): Promise<void> {
     this.#o.onFault?.(event);
     return this.#publishQos1(this.topics.fault, encodePayload(event), { qos: 1 });
+  }
+
+  publishUpdate(event: unknown): Promise<void> {
+    return this.#publishQos1(this.topics.update, encodePayload(event), { qos: 1 });
   }
 
   publishTelemetry(payload: unknown): boolean {

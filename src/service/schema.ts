@@ -372,7 +372,9 @@ export type FaultKind =
   | "watchdog"
   | "journal-corrupt"
   | "delivery-failed"
-  | "command-failed";
+  | "command-failed"
+  /** A fleet update was refused, failed or was rolled back (details on the `update` topic). */
+  | "update-failed";
 
 /** A fault event, published on `<prefix>fault` (QoS 1). */
 export interface FaultEvent {

@@ -8,12 +8,16 @@
  * undoes what it started when a step fails; `stop()` drains gracefully
  * (STOPPING=1, running and queued jobs finish or stay journaled), then
  * closes sockets, releases clocks and ORT sessions and stops the simulator.
+ * Fleet updates arrive on `cmd/update` (see update_wiring.ts): one that
+ * switches the installed version stops the service with `RESTART_EXIT_CODE`.
  */
 import {
+  BusyError,
   type Clock,
   ConfigError,
   type DecoderShape,
   describeError,
+  InputError,
   type Logger,
   ModelError,
   parseDecoderShape,
@@ -21,6 +25,7 @@ import {
 } from "../core/mod.ts";
 import { type Board, discoverBoard } from "../hal/mod.ts";
 import { createSimBoard, type SimBoard } from "../sim/mod.ts";
+import { createUpdater, type FleetPublicKey, importFleetPublicKeys } from "../update/mod.ts";
 import {
   type Backend,
   buildTinyModel,
@@ -42,6 +47,7 @@ import { type MqttBridge, readTlsFiles, startMqttBridge } from "./mqtt_bridge.ts
 import { createOrchestrator, type JobRequest, type JobResult, type Orchestrator, outcomeOf } from "./orchestrator.ts";
 import { type FaultEvent, faultEvent, type InferRequest, type ReplyPayload, requestLimitsOf } from "./schema.ts";
 import { createNotifier, type Notifier, systemdEnv } from "./sd_notify.ts";
+import { createFleetUpdates, type FleetUpdates, RESTART_EXIT_CODE, serviceSelfChecks } from "./update_wiring.ts";
 import {
   deadlineCheck,
   type EventLoopLagMonitor,
@@ -67,6 +73,22 @@ export interface ServiceDeps {
   clock?: Clock;
   /** Longest graceful drain at stop before unfinished jobs are left journaled for the next start, ms. @default 20000 */
   drainTimeoutMs?: number;
+  /**
+   * Receives the simulated board (config `board: sim:*`) right after it wrote its tree, before the HAL
+   * discovers it or anything reads it: for tests and tools that inject faults from the very start
+   * (`service.orchestrator.sim` gives the same board later). Never called for a real board. @default none
+   */
+  onSimBoard?: (sim: SimBoard) => void | Promise<void>;
+}
+
+/** How the service ended. */
+export interface ServiceExit {
+  reason: string;
+  /**
+   * The exit status for the process: 0 after a stop, `RESTART_EXIT_CODE` (75) after a fleet update or a
+   * rollback switched the installed version (the service manager starts it again).
+   */
+  exitCode: number;
 }
 
 /** Where the running service can be reached (also written to `<stateDir>/service.json`). */
@@ -93,8 +115,8 @@ export interface Service extends AsyncDisposable {
   readonly bridge: MqttBridge;
   readonly api: ServiceApi;
   readonly metrics: ServiceMetrics;
-  /** Resolves once the service has stopped (by `stop()` or the signal). */
-  readonly stopped: Promise<void>;
+  /** Resolves once the service has stopped (by `stop()`, the signal, or a fleet update asking for a restart). */
+  readonly stopped: Promise<ServiceExit>;
   /** Drains and stops (idempotent). */
   stop(reason?: string): Promise<void>;
 }
@@ -202,6 +224,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
       });
       const s = sim;
       cleanups.push({ what: "stop the simulated board", run: () => s[Symbol.asyncDispose]() });
+      await deps.onSimBoard?.(sim);
       sim.start();
     }
     const profileId = config.board.profileId === "auto" ? undefined : config.board.profileId;
@@ -242,8 +265,20 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
       costShape = await readCostShape(config.orchestrator.costModel);
     }
 
+    // Fleet updates: the keys are checked now, so a bad key fails the start naming it.
+    let publicKeys: FleetPublicKey[];
+    try {
+      publicKeys = await importFleetPublicKeys(config.update.publicKeys);
+    } catch (error) {
+      throw new ConfigError(`config: update.publicKeys ${describeError(error)}`, {
+        cause: error,
+        details: { field: "update.publicKeys" },
+      });
+    }
+    if (publicKeys.length === 0) log.info("no fleet public keys configured: updates on cmd/update will be refused");
+
     // Late-bound: faults may happen before the broker is up; the bridge queues them.
-    const late: { bridge?: MqttBridge; intake?: JobIntake } = {};
+    const late: { bridge?: MqttBridge; intake?: JobIntake; updates?: FleetUpdates } = {};
     const pendingFaults: FaultEvent[] = [];
     const publishFault = (event: FaultEvent) => {
       const bridge = late.bridge;
@@ -309,6 +344,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
       for (const u of orchestrator.units()) hub.setHealth(u.unitId, u.state, u.reason);
     };
     hubSync.afterJob = (result) => {
+      const standardEnergyJ = standardEstimateJ(result);
       hub.recordJob({
         id: result.id,
         task: result.task,
@@ -319,7 +355,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         stopReason: result.stopReason,
         energyJ: result.energyJ,
         latencyMs: result.latencyMs,
-        ...(result.standardEnergyJ !== undefined ? { standardEnergyJ: result.standardEnergyJ } : {}),
+        ...(standardEnergyJ !== undefined ? { standardEnergyJ } : {}),
         finishedAtMs: clock.nowMs(),
       });
       const latest = orchestrator.currentChoice()?.plan;
@@ -424,6 +460,16 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         const submission = await intake.submit(request, reply.route);
         log.info("job accepted", { id: request.id, status: submission.status, via: "mqtt" });
       },
+      onCommand: async (command) => {
+        if (command.kind !== "update") {
+          throw new InputError(`cmd/${command.kind} is not supported by version ${deps.version}`);
+        }
+        const updates = late.updates;
+        if (!updates) {
+          throw new BusyError("update refused: the service is still starting", { details: { retryAfterS: 5 } });
+        }
+        await updates.handleCommand(command.payload);
+      },
       telemetry: { periodMs: config.telemetry.periodMs, read: () => orchestrator.telemetry() },
       onFault: (event) => metrics.faults.inc({ kind: event.kind }),
       onConnectionChange: (up) => {
@@ -447,6 +493,36 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
     });
     late.bridge = startedBridge;
     cleanups.push({ what: "close the MQTT bridge", run: () => startedBridge.close("shutdown") });
+    let stopFor: (reason: string, exitCode: number) => Promise<void> = () => Promise.resolve();
+    const updates = createFleetUpdates({
+      updater: createUpdater({
+        stateDir: config.update.stateDir,
+        slotsDir: config.update.slotsDir,
+        factoryDir: config.update.factoryDir,
+        currentVersion: deps.version,
+        publicKeys,
+        publisher: { status: (e) => updates.publisher.status(e), fault: (e) => updates.publisher.fault(e) },
+        clock,
+        maxArtifactBytes: config.update.maxArtifactBytes,
+        downloadTimeoutMs: config.update.downloadTimeoutMs,
+        ...(config.update.maxManifestAgeMs !== undefined ? { maxManifestAgeMs: config.update.maxManifestAgeMs } : {}),
+        healthGate: {
+          timeoutMs: config.update.healthGateTimeoutMs,
+          intervalMs: config.update.healthGateIntervalMs,
+          maxBootAttempts: config.update.maxBootAttempts,
+        },
+        logger: log.child({ part: "update" }),
+      }),
+      sink: startedBridge,
+      nodeId: config.nodeId,
+      clock,
+      logger: log.child({ part: "update" }),
+      onFault: (event) => hub.recordFault(event),
+      onRestartRequired: (reason) => void stopFor(reason, RESTART_EXIT_CODE),
+    });
+    late.updates = updates;
+    // Before the bridge closes (cleanups run in reverse): a running download is aborted and its events flushed.
+    cleanups.push({ what: "stop fleet updates", run: () => updates.close() });
     for (const event of pendingFaults.splice(0)) publishFault(event);
     // Jobs journaled by an earlier run are queued now, before any request can arrive.
     const recovered = intake.recover();
@@ -615,9 +691,9 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
     });
 
     let stopping: Promise<void> | undefined;
-    let resolveStopped!: () => void;
-    const stopped = new Promise<void>((resolve) => resolveStopped = resolve);
-    const stop = (reason = "shutdown"): Promise<void> => {
+    let resolveStopped!: (exit: ServiceExit) => void;
+    const stopped = new Promise<ServiceExit>((resolve) => resolveStopped = resolve);
+    const stop = (reason = "shutdown", exitCode = 0): Promise<void> => {
       stopping ??= (async () => {
         draining = true;
         log.info("service stopping", { reason });
@@ -636,11 +712,20 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
           await timeout;
         }
         await undo();
-        log.info("service stopped", { reason });
-        resolveStopped();
+        log.info("service stopped", { reason, exitCode });
+        resolveStopped({ reason, exitCode });
       })();
       return stopping;
     };
+    stopFor = stop;
+    // This start's update health gate (or the end of an interrupted update) runs while the service serves.
+    updates.runStartGate(serviceSelfChecks({
+      brokerConnected: () => startedBridge.connected(),
+      brokerUrl,
+      orchestrator,
+      model,
+      samplerMaxAgeMs: config.watchdog.samplerMaxAgeMs,
+    }));
     deps.signal?.addEventListener("abort", () => stop(describeError(deps.signal!.reason)), { once: true });
     if (deps.signal?.aborted) stop("aborted at start-up");
 
@@ -652,13 +737,29 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
       api,
       metrics,
       stopped,
-      stop,
+      stop: (reason) => stop(reason),
       [Symbol.asyncDispose]: () => stop("disposed"),
     };
   } catch (error) {
     await undo();
     throw error;
   }
+}
+
+/**
+ * The energy the standard placement would have needed for a job, J: the measured energy scaled by the
+ * physics model's ratio of the standard placement's prediction to its post-hoc prediction of what ran.
+ * The model's own bias (its calibration error) cancels in the ratio, so a job that ran the standard
+ * placement saves nothing, instead of the model's error passing for a saving. `undefined` without a
+ * usable prediction.
+ */
+export function standardEstimateJ(
+  result: Pick<JobResult, "energyJ" | "standardEnergyJ" | "predicted">,
+): number | undefined {
+  const standard = result.standardEnergyJ;
+  const asRun = result.predicted.energyJ;
+  if (standard === undefined || !(asRun > 0) || !Number.isFinite(standard) || !Number.isFinite(asRun)) return undefined;
+  return result.energyJ * standard / asRun;
 }
 
 /** The orchestrator's view of an inference request. */
