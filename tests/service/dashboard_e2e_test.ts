@@ -1,23 +1,20 @@
 /**
  * The dashboard end to end: headless Chromium (Debian's `chromium`, driven by
- * playwright-core) against a real HTTP server on 127.0.0.1 serving the app of
- * a service on a simulated board. `dashboardEndToEnd` takes the service
- * factory as a parameter, so the real service replaces the test service here
- * once it exists.
+ * playwright-core) against the real service (`createService`, as `qeil serve`
+ * composes it) on a simulated rk3588, with the embedded MQTT broker on a free
+ * port and the HTTP API on 127.0.0.1. Jobs go through the real journal,
+ * intake, planner, DVFS, simulated units and cascade; the unit fault is
+ * injected into the service's own simulated board (`orchestrator.sim`), so
+ * the failure, probation and recovery shown are the fault manager's.
  *
  * Skipped, saying why, when /usr/bin/chromium is missing; with CI=true a
  * missing browser fails instead (CI installs it).
  */
 import assert from "node:assert/strict";
 import { type Browser, chromium, type ConsoleMessage, type Page } from "playwright-core";
-import {
-  createDashboard,
-  createHttpApp,
-  type HttpServer,
-  type RequestLimits,
-  serveHttp,
-} from "../../src/service/mod.ts";
-import { createSimDashboardService, type DashboardTestService } from "./_dashboard_service.ts";
+import { createLogger } from "../../src/core/mod.ts";
+import { createService, type DashboardSnapshot, parseConfig, type Service } from "../../src/service/mod.ts";
+import { VERSION } from "../../main.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 /** The flags that work on these machines (see the machine notes): no sandbox as root, no GPU, no phoning home. */
@@ -31,18 +28,11 @@ const CHROMIUM_FLAGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-const LIMITS: RequestLimits = {
-  maxPromptBytes: 256,
-  defaultSamples: 4,
-  maxSamples: 8,
-  defaultMaxTokens: 16,
-  maxMaxTokens: 32,
-  defaultTemperature: 0.7,
-  maxSloMs: 60_000,
-};
 const TOKEN = "e2e-token-0123456789abcdef";
 /** Bound of every wait on the page, ms (the service and the browser share two cores with other work). */
-const WAIT_MS = 20_000;
+const WAIT_MS = 30_000;
+/** Jobs sent at most while waiting for a unit on probation to serve its way back to healthy. */
+const MAX_PROBATION_JOBS = 10;
 const ARTIFACTS = new URL("../../out/test-artifacts/", import.meta.url);
 
 /** The DOM the page callbacks use: they run in the browser, and Deno's type library has no DOM. */
@@ -74,20 +64,32 @@ if (missing && !requireBrowser) {
   console.warn(`SKIPPING the dashboard's end-to-end test: ${missing}`);
 }
 
-/** Serves a dashboard over `service` on 127.0.0.1 (`port` 0 picks one). */
-async function serve(service: DashboardTestService, port: number) {
-  const dashboard = createDashboard(service.feed);
-  const app = createHttpApp(service.api, { limits: LIMITS, token: TOKEN, dashboard });
-  const server: HttpServer = await serveHttp(app, { port });
-  return {
-    server,
-    dashboard,
-    /** Ends the event streams first: the server's shutdown waits for open responses. */
-    async stop() {
-      dashboard.close();
-      await server.shutdown();
-    },
-  };
+/** Warnings and errors the service logged, shown when the scenario fails. */
+const serviceLog: string[] = [];
+
+/**
+ * Starts the real service on a simulated rk3588 in `stateDir` (the same
+ * folder again for a restart: a new boot of the same node). Telemetry every
+ * 250 ms so charts move quickly; a failed unit returns on probation after 1 s.
+ */
+async function startService(stateDir: string, httpPort: number): Promise<Service> {
+  const config = parseConfig({
+    nodeId: "e2e",
+    board: "sim:rk3588",
+    stateDir,
+    http: { host: "127.0.0.1", port: httpPort, token: TOKEN },
+    mqtt: { url: "embedded", embeddedHost: "127.0.0.1", embeddedPort: 0 },
+    telemetry: { periodMs: 250 },
+    sim: { seed: 7, stepMs: 100 },
+    faults: { probationMs: 1000 },
+    // The latency policy spreads decode over parallel lanes, so a unit back on probation (no prefill, at most
+    // half the samples) gets work and can serve its way back; the energy policy may leave it idle until the
+    // cached plan expires (planTtlMs), which is longer than this test waits.
+    orchestrator: { policy: "latency" },
+    request: { maxPromptBytes: 256, defaultSamples: 4, maxSamples: 8, defaultMaxTokens: 16, maxMaxTokens: 32 },
+  });
+  const logger = createLogger({ level: "warn", format: "text", sink: (line) => serviceLog.push(line) });
+  return await createService(config, { version: VERSION, env: {}, logger, drainTimeoutMs: 10_000 });
 }
 
 async function infer(url: string, body: Record<string, unknown>, token: string | null = TOKEN) {
@@ -97,6 +99,12 @@ async function infer(url: string, body: Record<string, unknown>, token: string |
     body: JSON.stringify(body),
   });
   return { status: res.status, body: await res.json() };
+}
+
+async function getJson<T>(url: string, path: string): Promise<T> {
+  const res = await fetch(`${url}${path}`);
+  assert.equal(res.status, 200, `GET ${path}`);
+  return await res.json() as T;
 }
 
 /** Waits for `selector` to match, naming what it waited for when the bound passes. */
@@ -120,51 +128,56 @@ async function screenshot(page: Page, name: string, fullPage = false): Promise<s
   return path;
 }
 
+/** The units the plan of a reply uses for decoding, in lane order. */
+function decodeUnits(placement: { lanes: { segments: { unitId: string }[] }[] }): string[] {
+  return [...new Set(placement.lanes.flatMap((l) => l.segments.map((s) => s.unitId)))];
+}
+
 /**
  * The whole scenario: the page loads and goes live, charts receive updates, a
- * job sent over HTTP appears, a unit fault shows as a failed unit that then
- * recovers, the layout fits 1280x800 and a phone, the page reconnects to a
- * restarted service, and the console stays free of errors.
+ * job sent over HTTP appears with its plan, a unit fault shows as a failed
+ * unit that returns on probation and serves its way back to healthy, the
+ * totals are the orchestrator's, the layout fits 1280x800 and a phone, the
+ * page reconnects to a restarted service, and the console stays free of errors.
  */
-export async function dashboardEndToEnd(startService: () => Promise<DashboardTestService>): Promise<void> {
+async function dashboardEndToEnd(stateDir: string): Promise<void> {
   const consoleErrors: string[] = [];
   /** Connection errors are expected only while the service is down. */
   const restartNoise: string[] = [];
   let restarting = false;
-  let service = await startService();
-  let served: Awaited<ReturnType<typeof serve>> | undefined;
+  let service: Service | undefined = await startService(stateDir, 0);
   let browser: Browser | undefined;
   try {
-    served = await serve(service, 0);
-    const url = served.server.url;
+    const url = service.info.httpUrl!;
+    const port = Number(new URL(url).port);
+    const sim = service.orchestrator.sim;
+    assert.ok(sim, "the service runs a simulated board");
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_FLAGS });
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on("console", (m: ConsoleMessage) => {
       if (m.type() !== "error") return;
-      (restarting && /ERR_CONNECTION_REFUSED|v1\/events/.test(m.text() + m.location().url)
+      (restarting && /ERR_CONNECTION_REFUSED|ERR_CONNECTION_RESET|503|v1\/events/.test(m.text() + m.location().url)
         ? restartNoise
         : consoleErrors)
         .push(`${m.text()} (${m.location().url})`);
     });
     page.on("pageerror", (error: Error) => consoleErrors.push(`page error: ${error.message}`));
 
-    // The page loads and goes live.
+    // The page loads and goes live, with every unit of the simulated rk3588 healthy.
     const response = await page.goto(`${url}/dashboard`);
     assert.equal(response?.status(), 200);
     await page.waitForFunction(() => document.getElementById("conn")?.dataset.state === "live", null, {
       timeout: WAIT_MS,
     });
-    const unitIds = (await service.feed.snapshot()).units.map((u) => u.id);
-    assert.ok(unitIds.length >= 2, `units ${unitIds}`);
+    const unitIds = (await getJson<DashboardSnapshot>(url, "/v1/dashboard")).units.map((u) => u.id);
+    assert.deepEqual(unitIds, ["cpu_big", "cpu_little", "gpu", "npu"]);
     for (const id of unitIds) {
       await waitFor(page, `[data-unit="${id}"][data-health="healthy"]`, `unit ${id} healthy`);
       assert.match(await page.textContent(`[data-unit="${id}"] .badge`) ?? "", /HEALTHY/);
     }
-    await waitFor(page, "#plan:not([hidden])", "the plan");
-    assert.match(await page.textContent("#placement-words") ?? "", /Prefill \(the whole prompt, all \d+ layers\): \w+/);
-    assert.match(await page.textContent("#placement-words") ?? "", /Decode lane 1 \(\d+ samples?\): layers? \d/);
+    assert.match(await page.textContent("#board") ?? "", /rk3588|RK3588/);
 
-    // Every chart of every unit receives at least three updates.
+    // Every chart of every unit receives at least three updates (the service's own samples).
     const pointsNow = () =>
       page.$$eval("#units canvas", (cs) => cs.map((c) => Number((c as unknown as PageElement).dataset.points)));
     const before = await pointsNow();
@@ -176,37 +189,80 @@ export async function dashboardEndToEnd(startService: () => Promise<DashboardTes
       { timeout: WAIT_MS },
     );
 
-    // A job sent over HTTP (with the token) appears in the job list.
+    // A job sent over HTTP (with the token) appears in the job list with the orchestrator's result,
+    // and its plan (the Pareto front, the placement in words) replaces "No plan yet".
     assert.equal((await infer(url, { id: "e2e-no-token", prompt: "hi" }, null)).status, 401);
     const first = await infer(url, { id: "e2e-job-1", prompt: "what is two plus two", samples: 4, maxTokens: 16 });
     assert.equal(first.status, 200, JSON.stringify(first.body));
+    assert.equal(first.body.ok, true, JSON.stringify(first.body));
     await waitFor(page, 'tr[data-job-id="e2e-job-1"][data-ok="true"]', "job e2e-job-1 in the list");
     const cells = await page.$$eval('tr[data-job-id="e2e-job-1"] td', (tds) => tds.map((td) => td.textContent));
-    assert.deepEqual(cells.slice(0, 5), ["e2e-job-1", "text", "WHAT IS TWO PLUS TWO", "4 of 4", "budget"]);
+    assert.deepEqual(cells.slice(0, 5), [
+      "e2e-job-1",
+      "text",
+      first.body.answer ?? "(no answer)",
+      `${first.body.samplesUsed} of 4`,
+      first.body.stopReason,
+    ]);
     assert.equal(cells[5], first.body.energyJ.toFixed(2));
+    await waitFor(page, "#plan:not([hidden])", "the plan");
+    const words = await page.textContent("#placement-words") ?? "";
+    assert.match(words, /Prefill \(the whole prompt, all \d+ layers\): \w+/);
+    assert.match(words, /Decode lane 1 \(\d+ samples?\): layers? \d/);
     await page.waitForFunction(
       () => !document.getElementById("calibration")?.textContent?.includes("no measured jobs"),
       null,
-      {
-        timeout: WAIT_MS,
-      },
+      { timeout: WAIT_MS },
     );
 
-    // An injected unit fault shows as a failed unit, then the unit recovers.
-    const unit = service.unitInUse();
-    service.injectUnitFault(unit);
-    const second = await infer(url, { id: "e2e-job-2", prompt: "and three plus three", samples: 2, maxTokens: 8 });
-    assert.equal(second.status, 200, `the job is re-planned around ${unit}: ${JSON.stringify(second.body)}`);
-    await waitFor(page, `[data-unit="${unit}"][data-health="failed"]`, `unit ${unit} failed`);
-    assert.match(await page.textContent(`[data-unit="${unit}"] .badge`) ?? "", /FAILED/);
-    assert.match(await page.textContent(`[data-unit="${unit}"] .reason`) ?? "", /fail/i);
-    await waitFor(page, `#faults li[data-kind="unit-failed"][data-unit="${unit}"]`, "the unit-failed fault");
+    // The totals are the orchestrator's: measured energy, and the standard placement's predicted
+    // energy of the same jobs (over the same window) as the baseline of the saving.
+    const snap = await getJson<DashboardSnapshot>(url, "/v1/dashboard");
+    assert.equal(snap.totals.jobs, 1);
+    assert.ok(Math.abs(snap.totals.energyJ - first.body.energyJ) < 1e-9, JSON.stringify(snap.totals));
+    assert.ok(snap.totals.standardEnergyJ > 0, "the orchestrator predicted the standard placement's energy");
+    assert.ok(
+      Math.abs(snap.totals.energySavedJ - (snap.totals.standardEnergyJ - snap.totals.energyJ)) < 1e-9,
+      JSON.stringify(snap.totals),
+    );
+    assert.ok(snap.plan && snap.plan.standard.placement.lanes.length === 1, "standard: one lane on one unit");
+    await page.waitForFunction(
+      (text) => document.getElementById("totals")?.textContent?.includes(text) ?? false,
+      `${snap.totals.energySavedJ.toFixed(1)} J`,
+      { timeout: WAIT_MS },
+    );
+
+    // An injected unit fault: the next job fails on the unit, is re-planned around it and finishes;
+    // the unit shows as failed with the reason and the fault appears in the list.
+    const [victim] = decodeUnits(first.body.placement);
+    sim.inject({ kind: "unit-fail", unitId: victim });
+    const second = await infer(url, { id: "e2e-job-2", prompt: "and three plus three", samples: 4, maxTokens: 8 });
+    assert.equal(second.status, 200, `the job is re-planned around ${victim}: ${JSON.stringify(second.body)}`);
+    assert.ok(!decodeUnits(second.body.placement).includes(victim), JSON.stringify(second.body.placement));
+    await waitFor(page, `[data-unit="${victim}"][data-health="failed"]`, `unit ${victim} failed`);
+    assert.match(await page.textContent(`[data-unit="${victim}"] .badge`) ?? "", /FAILED/);
+    assert.match(await page.textContent(`[data-unit="${victim}"] .reason`) ?? "", /fail/i);
+    await waitFor(page, `#faults li[data-kind="unit-failed"][data-unit="${victim}"]`, "the unit-failed fault");
     await waitFor(page, 'tr[data-job-id="e2e-job-2"][data-ok="true"]', "job e2e-job-2 in the list");
     await screenshot(page, "dashboard-fault-1280x800.png");
-    service.clearUnitFault(unit);
-    await waitFor(page, `#faults li[data-kind="unit-recovered"][data-unit="${unit}"]`, "the unit-recovered event");
-    await waitFor(page, `[data-unit="${unit}"][data-health="healthy"]`, `unit ${unit} healthy again`);
-    await waitFor(page, `#faults li[data-kind="unit-probation"][data-unit="${unit}"]`, "the probation on the way");
+
+    // The fault clears: after its delay the unit returns on probation, and once it has served
+    // its probation jobs without a fault it is healthy again.
+    sim.clear({ kind: "unit-fail", unitId: victim });
+    await waitFor(page, `#faults li[data-kind="unit-probation"][data-unit="${victim}"]`, "the probation event");
+    await waitFor(page, `[data-unit="${victim}"][data-health="probation"]`, `unit ${victim} on probation`);
+    const probationJobs: string[] = [];
+    for (let i = 0; i < MAX_PROBATION_JOBS; i++) {
+      const job = await infer(url, { id: `e2e-probation-${i}`, prompt: `probation job ${i}`, samples: 4 });
+      assert.equal(job.status, 200, JSON.stringify(job.body));
+      const status = await getJson<{ units: { unitId: string; state: string; reason?: string }[] }>(url, "/v1/status");
+      const now = status.units.find((u) => u.unitId === victim)!;
+      probationJobs.push(`${JSON.stringify(job.body.placement)} -> ${victim} ${now.state} (${now.reason})`);
+      if (now.state === "healthy") break;
+    }
+    assert.match(probationJobs.at(-1)!, / healthy \(/, `${victim} back to healthy:\n${probationJobs.join("\n")}`);
+    await waitFor(page, `#faults li[data-kind="unit-recovered"][data-unit="${victim}"]`, "the unit-recovered event");
+    await waitFor(page, `[data-unit="${victim}"][data-health="healthy"]`, `unit ${victim} healthy again`);
 
     // The layout at 1280x800 and at phone width: nothing wider than the screen.
     await screenshot(page, "dashboard-1280x800.png");
@@ -222,22 +278,22 @@ export async function dashboardEndToEnd(startService: () => Promise<DashboardTes
     await screenshot(page, "dashboard-390-full.png", true);
     await page.setViewportSize({ width: 1280, height: 800 });
 
-    // The service stops: while it drains, event streams are refused (503) and the browser gives
-    // up on its own reconnects, so the page retries by itself and says it is offline.
-    const port = served.server.port;
+    // The service stops (drains, ends the event streams, closes its socket): the page says it lost
+    // the service and keeps trying.
     const oldBoot = await page.evaluate(() => document.body.dataset.bootId);
     restarting = true;
-    served.dashboard.close();
-    await page.waitForFunction(() => document.getElementById("conn")!.dataset.state === "offline", null, {
-      timeout: WAIT_MS,
-    });
-    assert.match(await page.textContent("#conn") ?? "", /Offline: retrying in \d+ s/);
-    await served.stop();
-    served = undefined;
-    await service[Symbol.asyncDispose]();
-    // It starts again (a new boot on the same port): the page reconnects and shows the new boot.
-    service = await startService();
-    served = await serve(service, port);
+    await service.stop("the end-to-end test restarts it");
+    service = undefined;
+    await page.waitForFunction(
+      () => ["reconnecting", "offline"].includes(document.getElementById("conn")!.dataset.state ?? ""),
+      null,
+      { timeout: WAIT_MS },
+    );
+    assert.match(await page.textContent("#conn") ?? "", /Reconnecting|Offline/);
+    // It starts again (the next boot of the same node, on the same port): the page reconnects by
+    // itself and shows the new boot, whose charts move again.
+    service = await startService(stateDir, port);
+    assert.equal(service.info.bootSequence, 2);
     await page.waitForFunction(
       (boot) => document.getElementById("conn")!.dataset.state === "live" && document.body.dataset.bootId !== boot,
       oldBoot,
@@ -252,21 +308,29 @@ export async function dashboardEndToEnd(startService: () => Promise<DashboardTes
     if (restartNoise.length > 0) {
       console.log(`console errors while the service was down (expected):\n  ${restartNoise.join("\n  ")}`);
     }
+  } catch (error) {
+    if (serviceLog.length > 0) console.log(`service log (warnings):\n  ${serviceLog.slice(-30).join("\n  ")}`);
+    throw error;
   } finally {
     await browser?.close();
-    await served?.stop();
-    await service[Symbol.asyncDispose]();
+    await service?.stop("the end-to-end test is over");
   }
 }
 
 Deno.test({
-  name: "the dashboard in Chromium: live charts, a job over HTTP, a unit failing and recovering, phone layout, restart",
+  name: "the dashboard in Chromium against the real service: live charts, a job over HTTP, a unit failing " +
+    "and recovering, phone layout, restart",
   ignore: missing !== undefined && !requireBrowser,
   // playwright-core talks to Chromium over Node-compat pipes that Deno's sanitizers count until process exit.
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     if (missing) throw new Error(`CI=true but the browser is missing: ${missing}`);
-    await dashboardEndToEnd(() => createSimDashboardService({ periodMs: 250 }));
+    const stateDir = await Deno.makeTempDir({ prefix: "qeil-dashboard-e2e-" });
+    try {
+      await dashboardEndToEnd(stateDir);
+    } finally {
+      await Deno.remove(stateDir, { recursive: true });
+    }
   },
 });
