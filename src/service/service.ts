@@ -24,6 +24,8 @@ import {
   systemClock,
 } from "../core/mod.ts";
 import { type Board, discoverBoard } from "../hal/mod.ts";
+import type { Placement } from "../physics/mod.ts";
+import { placementKey } from "../pgsam/mod.ts";
 import { createSimBoard, type SimBoard } from "../sim/mod.ts";
 import { createUpdater, type FleetPublicKey, importFleetPublicKeys } from "../update/mod.ts";
 import {
@@ -301,6 +303,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
     });
     let lastHubSampleMs = Number.NEGATIVE_INFINITY;
     let hubPlan: unknown;
+    let hubPlacement: Placement | undefined;
     const hubSync = {
       health: () => {},
       afterJob: (_result: JobResult) => {},
@@ -358,11 +361,24 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         ...(standardEnergyJ !== undefined ? { standardEnergyJ } : {}),
         finishedAtMs: clock.nowMs(),
       });
-      const latest = orchestrator.currentChoice()?.plan;
+      const choice = orchestrator.currentChoice();
+      const latest = choice?.plan;
       const view = orchestrator.planView();
-      if (latest !== undefined && latest !== hubPlan && view.job) {
+      if (choice && latest !== undefined && view.job && (latest !== hubPlan || choice.placement !== hubPlacement)) {
         hubPlan = latest;
-        hub.setPlan(dashboardPlan(orchestrator.calibrator.model, view.job, latest, view.plannedAtMs ?? clock.nowMs()));
+        hubPlacement = choice.placement;
+        // The point shown as chosen is the one that ran: with a unit on probation the planner runs the
+        // best front member that respects its limits, not PGSAM's unconstrained choice.
+        const ran = latest.front.find((p) => p.placement === choice.placement) ??
+          { placement: choice.placement, prediction: choice.prediction, key: placementKey(choice.placement) };
+        hub.setPlan(
+          dashboardPlan(
+            orchestrator.calibrator.model,
+            view.job,
+            { ...latest, chosen: ran },
+            view.plannedAtMs ?? clock.nowMs(),
+          ),
+        );
       }
       hub.setCalibration(orchestrator.calibration().jobs);
       hubSync.health();
