@@ -70,7 +70,7 @@ const serviceLog: string[] = [];
 /**
  * Starts the real service on a simulated rk3588 in `stateDir` (the same
  * folder again for a restart: a new boot of the same node). Telemetry every
- * 250 ms so charts move quickly; a failed unit returns on probation after 1 s.
+ * 250 ms so charts move quickly; a failed unit returns on probation after 4 s.
  */
 async function startService(stateDir: string, httpPort: number): Promise<Service> {
   const config = parseConfig({
@@ -81,7 +81,8 @@ async function startService(stateDir: string, httpPort: number): Promise<Service
     mqtt: { url: "embedded", embeddedHost: "127.0.0.1", embeddedPort: 0 },
     telemetry: { periodMs: 250 },
     sim: { seed: 7, stepMs: 100 },
-    faults: { probationMs: 1000 },
+    // Long enough that the failed state outlasts a job and the page's next update on two busy cores.
+    faults: { probationMs: 4000 },
     // The latency policy spreads decode over parallel lanes, so a unit back on probation (no prefill, at most
     // half the samples) gets work and can serve its way back; the energy policy may leave it idle until the
     // cached plan expires (planTtlMs), which is longer than this test waits.
@@ -257,13 +258,23 @@ async function dashboardEndToEnd(stateDir: string): Promise<void> {
       const job = await infer(url, { id, prompt: "what is two plus six", samples: 4, maxTokens: 16 });
       assert.equal(job.status, 200, `the job is re-planned around ${victim}: ${JSON.stringify(job.body)}`);
       assert.ok(!decodeUnits(job.body.placement).includes(victim), JSON.stringify(job.body.placement));
-      const status = await getJson<{ units: { unitId: string; state: string }[] }>(url, "/v1/status");
-      if (status.units.find((u) => u.unitId === victim)?.state === "failed") faulted = id;
+      const { faults } = await getJson<DashboardSnapshot>(url, "/v1/dashboard");
+      if (faults.some((f) => f.kind === "unit-failed" && f.unitId === victim)) faulted = id;
     }
     assert.ok(faulted, `a job ran into the fault on ${victim}`);
     await waitFor(page, `[data-unit="${victim}"][data-health="failed"]`, `unit ${victim} failed`);
-    assert.match(await page.textContent(`[data-unit="${victim}"] .badge`) ?? "", /FAILED/);
-    assert.match(await page.textContent(`[data-unit="${victim}"] .reason`) ?? "", /fail/i);
+    // Health, badge and reason read in one go (the unit leaves the failed state after probationMs).
+    const shown = await page.$eval(`[data-unit="${victim}"]`, (el) => {
+      const card = el as unknown as PageElement & { querySelector(s: string): PageElement | null };
+      return {
+        health: card.dataset.health,
+        badge: card.querySelector(".badge")?.textContent ?? "",
+        reason: card.querySelector(".reason")?.textContent ?? "",
+      };
+    });
+    assert.equal(shown.health, "failed");
+    assert.match(shown.badge, /FAILED/);
+    assert.match(shown.reason, /fail/i);
     await waitFor(page, `#faults li[data-kind="unit-failed"][data-unit="${victim}"]`, "the unit-failed fault");
     await waitFor(page, `tr[data-job-id="${faulted}"][data-ok="true"]`, `job ${faulted} in the list`);
     await screenshot(page, "dashboard-fault-1280x800.png");

@@ -64,8 +64,18 @@ function waitUpdate(client: TestClient, nodeId: string, step: string, match: (m:
   return client.waitFor(`qeil/v1/${nodeId}/update`, (m) => m.json?.step === step && match(m), WAIT_MS);
 }
 
+/** Waits for the birth message of this boot of the service: it is connected and subscribed then. */
+async function online(client: TestClient, service: Service): Promise<void> {
+  await client.waitFor(
+    `${service.info.topicPrefix}status`,
+    (m) => m.json?.state === "online" && m.json?.bootSequence === service.info.bootSequence,
+    WAIT_MS,
+  );
+}
+
 /** Publishes the rig's signed manifest on cmd/update and waits for the service to stop for the restart. */
 async function installThroughMqtt(rig: UpdateRig, client: TestClient, nodeId: string, service: Service) {
+  await online(client, service);
   await client.publish(`qeil/v1/${nodeId}/cmd/update`, await rig.signed(), { qos: 1 });
   const exit = await within(service.stopped, WAIT_MS, "the service to stop after the update");
   assert.equal(exit.exitCode, RESTART_EXIT_CODE, exit.reason);
@@ -82,14 +92,15 @@ Deno.test("an update that fails its health gate at the new version's start is ro
   await using rig = await updateRig(NEW);
   await using client = await connectClient(broker.url);
   const node = "gate-fail";
-  await client.subscribe([`qeil/v1/${node}/update`, `qeil/v1/${node}/fault`]);
+  await client.subscribe([`qeil/v1/${node}/update`, `qeil/v1/${node}/fault`, `qeil/v1/${node}/status`]);
 
   // The running version installs the update and stops for the restart.
-  await installThroughMqtt(rig, client, node, await start(rig, broker.url, node, OLD));
+  await using first = await start(rig, broker.url, node, OLD);
+  await installThroughMqtt(rig, client, node, first);
 
   // The new version starts on a board whose thermal sensors all read garbage: its gate cannot pass.
   let garbled = 0;
-  const second = await start(rig, broker.url, node, NEW, {
+  await using second = await start(rig, broker.url, node, NEW, {
     onSimBoard: (sim) => {
       for (const zone of sim.paths.zones) {
         sim.inject({ kind: "sensor-garbage", path: `${zone.path}/temp` });
@@ -125,7 +136,7 @@ Deno.test("an update that fails its health gate at the new version's start is ro
   assert.ok(!order.includes("committed"), order.join(","));
 
   // The previous version starts again: nothing is pending, and the state remembers the rollback.
-  const third = await start(rig, broker.url, node, OLD);
+  await using third = await start(rig, broker.url, node, OLD);
   const state = await new UpdateStateFile(`${rig.stateDir}/update`).load(OLD);
   assert.equal(state.phase, "idle");
   assert.equal(state.installedVersion, OLD);
@@ -141,9 +152,10 @@ Deno.test("an update whose new version passes its health gate is committed and p
   await using rig = await updateRig(NEW);
   await using client = await connectClient(broker.url);
   const node = "gate-pass";
-  await client.subscribe([`qeil/v1/${node}/update`, `qeil/v1/${node}/fault`]);
+  await client.subscribe([`qeil/v1/${node}/update`, `qeil/v1/${node}/fault`, `qeil/v1/${node}/status`]);
 
-  await installThroughMqtt(rig, client, node, await start(rig, broker.url, node, OLD));
+  await using first = await start(rig, broker.url, node, OLD);
+  await installThroughMqtt(rig, client, node, first);
   assert.deepEqual(steps(client, node), [
     "received",
     "verified",
@@ -159,7 +171,7 @@ Deno.test("an update whose new version passes its health gate is committed and p
   const slot = JSON.parse(await Deno.readTextFile(`${rig.slotsDir}/a/slot.json`));
   assert.equal(slot.version, NEW);
 
-  const next = await start(rig, broker.url, node, NEW);
+  await using next = await start(rig, broker.url, node, NEW);
   const committed = await waitUpdate(client, node, "committed");
   assert.equal(committed.json.version, NEW);
   assert.equal(committed.json.nodeId, node);
