@@ -3,6 +3,7 @@
  * file in this folder; add it here once.
  */
 import type { Command } from "./command.ts";
+import { evalCommand } from "./eval.ts";
 import { planCommand } from "./plan.ts";
 import { probeCommand } from "./probe.ts";
 import { releaseCommand } from "./release.ts";
@@ -13,6 +14,7 @@ import { simCommand } from "./sim.ts";
 import { verifyReplayCommand } from "./verify_replay.ts";
 
 export const commands: readonly Command[] = [
+  evalCommand,
   planCommand,
   probeCommand,
   releaseCommand,

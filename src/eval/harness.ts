@@ -28,6 +28,21 @@ export interface QueryRunner {
   run(query: EvalQuery, mode: ModeName, signal: AbortSignal): Promise<QueryOutcome>;
 }
 
+/**
+ * Injects faults while queries run: the same seeded schedule for every mode,
+ * so each mode meets the same faults on the same queries.
+ */
+export interface FaultInjector {
+  /** Arms the faults scheduled for this query; called right before the runner (its window is open). */
+  arm(query: EvalQuery, mode: ModeName): FaultArming;
+}
+
+/** The faults armed for one query. */
+export interface FaultArming {
+  /** Clears them (called once the runner settled); resolves with the faults that were injected, described. */
+  disarm(): Promise<string[]>;
+}
+
 /** Receives the loop's progress (see `createProgress`). */
 export interface ProgressSink {
   start(total: number): void;
@@ -49,6 +64,8 @@ export interface RunEvaluationOptions {
   energy: EnergyProbe;
   /** Times each query (a simulated board's virtual clock, or the system clock). @default systemClock */
   clock?: Clock;
+  /** Injects faults while queries run (`--inject-faults`). @default none */
+  faults?: FaultInjector;
   /** @default none */
   progress?: ProgressSink;
   signal?: AbortSignal;
@@ -122,15 +139,17 @@ export async function runEvaluation(options: RunEvaluationOptions): Promise<Eval
       const label = `${query.id} ${mode}`;
       const window = await energy.begin(label);
       const startMs = clock.monotonicMs();
+      const arming = options.faults?.arm(query, mode);
       const settled = await runner.run(query, mode, signal).then(
         (outcome) => ({ outcome }),
         (error: unknown) => ({ error }),
       );
       const latencyMs = clock.monotonicMs() - startMs;
+      const faults = arming ? await arming.disarm() : [];
       // Closed whatever the runner did, so the next window starts cleanly.
       const measured = await window.end();
       if ("error" in settled && (signal.aborted || !isQeilError(settled.error))) throw settled.error;
-      const measurement = { ...measured, latencyMs };
+      const measurement = { ...measured, latencyMs, faults };
       records.push(
         "outcome" in settled
           ? gradeOutcome(query, mode, settled.outcome, measurement)

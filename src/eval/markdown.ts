@@ -114,10 +114,42 @@ export function renderMarkdown(result: EvalResult, plots: MarkdownPlots = { file
   if (settings.seed !== undefined) extras.push(`seed ${settings.seed}`);
   if (settings.samplesK !== undefined) extras.push(`sample budget k = ${settings.samplesK}`);
   if (settings.fewShot !== undefined) extras.push(`GSM8K ${settings.fewShot}-shot`);
+  if (settings.temperature !== undefined) extras.push(`temperature ${settings.temperature}`);
+  if (settings.maxTokens !== undefined) {
+    const limits = Object.entries(settings.maxTokens).map(([task, n]) => `${task} ${n}`);
+    if (limits.length > 0) extras.push(`at most ${limits.join(", ")} new tokens per sample`);
+  }
+  if (settings.policy !== undefined) extras.push(`qeil policy ${settings.policy}`);
   if (settings.injectFaults !== undefined) {
     extras.push(settings.injectFaults ? "faults injected" : "no faults injected");
   }
   if (extras.length > 0) out.push(`- Settings: ${extras.join(", ")}`);
+  const b = settings.board;
+  if (b !== undefined) {
+    out.push(
+      b.simulated
+        ? `- Board run: simulated \`${b.profile}\` in virtual time` +
+          (b.seed !== undefined ? `, truth seed ${b.seed}` : "") +
+          (b.stepMs !== undefined ? `, ${b.stepMs} ms physics steps` : "") +
+          "; latencies on the simulated device clock"
+        : `- Board run: real \`${b.profile}\`; latencies in wall time`,
+    );
+  }
+  const c = settings.calibration;
+  if (c !== undefined) {
+    const mape = (x: number | undefined) => (x === undefined ? "n/a" : `${x.toFixed(1)}%`);
+    out.push(
+      c.source === "calibration-workload"
+        ? `- qeil's physics: calibrated on this board before the run, as the service does on first boot ` +
+          `(calibration workload, ${formatFigure(c.boardTimeS)} s of board time, in no query's window); ` +
+          `prediction error on held-out jobs: energy ${mape(c.before.energyMapePct)} -> ${
+            mape(c.after.energyMapePct)
+          }, latency ${mape(c.before.latencyMapePct)} -> ${mape(c.after.latencyMapePct)}` +
+          (c.notes.length > 0 ? ` (${c.notes.join("; ")})` : "")
+        : `- qeil's physics: the board profile's priors (${c.reason})`,
+    );
+  }
+  for (const note of settings.notes ?? []) out.push(`- Note: ${note}`);
   out.push("");
 
   out.push("## Targets (qeil against standard)", "");
@@ -127,6 +159,11 @@ export function renderMarkdown(result: EvalResult, plots: MarkdownPlots = { file
     for (const t of targets) {
       const status = t.status === "met" ? "met" : t.status === "not met" ? "**NOT MET**" : "not applicable";
       out.push(`| ${[t.scope, t.target, status, t.figures].map(cell).join(" | ")} |`);
+    }
+    const unmet = targets.filter((t) => t.status === "not met");
+    if (unmet.length > 0) {
+      out.push("", "### What the measurements say about unmet targets", "");
+      for (const t of unmet) out.push(`- ${t.scope}, ${t.id}: ${t.why ?? "no diagnosis"}`);
     }
   }
   out.push("");

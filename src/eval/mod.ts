@@ -1,14 +1,15 @@
 /**
- * The evaluation harness; imports core, hal (energy meter, sample types),
- * pgsam (plan types), verify (answer extraction) through their mod.ts; reads
- * dataset files and writes reports.
+ * The evaluation harness; imports core, hal, sim, physics, pgsam, runtime, verify and service through their
+ * mod.ts; reads dataset files and writes reports.
  *
  * Dataset loaders (GSM8K, ARC-Challenge, WikiText raw) with lm-evaluation-
  * harness prompts and metrics; the harness loop that runs every query in
  * every mode through a {@linkcode QueryRunner} in a fixed interleaved order,
  * measuring each query's energy from the board's rails and its latency; the
- * report model (`--json`), target checks, report.md and SVG plots; a
- * terminal progress bar.
+ * runner over the service's orchestrator (standard, greedy, qeil on one
+ * board); declared cost shapes; seeded fault injection; the report model
+ * (`--json`), target checks with what the measurements say when one is not
+ * met, report.md and SVG plots; a terminal progress bar.
  * @module
  */
 export {
@@ -86,6 +87,7 @@ export {
 export {
   failedRecord,
   gradeOutcome,
+  type QueryExecution,
   type QueryMeasurement,
   type QueryOutcome,
   type QueryRecord,
@@ -104,8 +106,10 @@ export {
 export {
   ACCURACY_TOLERANCE,
   type ArcMetrics,
+  type BoardSetting,
   buildReport,
   type BuildReportOptions,
+  type CalibrationSetting,
   checkTargets,
   type CostShapeInfo,
   describeCostShape,
@@ -127,6 +131,8 @@ export {
 } from "./report.ts";
 export {
   evaluationOrder,
+  type FaultArming,
+  type FaultInjector,
   type ProgressSink,
   type QueryRunner,
   runEvaluation,
@@ -142,6 +148,26 @@ export {
   stderrProgress,
 } from "./progress.ts";
 export { escapeXml } from "./svg.ts";
+export { type CostShape, modelCostShape, readCostShape } from "./cost_shape.ts";
+export {
+  ARC_GENERATIVE_MAX_TOKENS,
+  createOrchestratorRunner,
+  DEFAULT_SAMPLES,
+  DEFAULT_TEMPERATURE,
+  GSM8K_MAX_TOKENS,
+  type OrchestratorRunnerOptions,
+  type SeenPlan,
+} from "./runner.ts";
+export {
+  createSimFaultInjector,
+  describeFault,
+  type FaultScheduleOptions,
+  type FaultSensor,
+  type ScheduledFault,
+  scheduleFaults,
+  simFaultSensors,
+} from "./faults.ts";
+export { type BoardEvaluation, type BoardEvaluationOptions, evaluateOnBoard, totalRailsCounted } from "./session.ts";
 export {
   decimate,
   energyAccuracyPlot,

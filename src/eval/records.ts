@@ -18,6 +18,24 @@ export interface SampleText {
   text: string;
 }
 
+/** How a mode ran one query: what the report's diagnosis of an unmet target reads. */
+export interface QueryExecution {
+  /** Units the query's work ran on (prefill and decode lanes), in first-use order. */
+  units: string[];
+  /** Clock each used unit ran at in the last placement, Hz. */
+  freqHz: Record<string, number>;
+  /** Time the units spent on the query's work, ms of the device clock (the rest of its latency was waiting). */
+  deviceMs: number;
+  /** How sampling stopped (generative tasks): early agreement, confidence, or the budget spent. */
+  stopReason?: "unanimous" | "confident" | "budget";
+  /** Samples started, those cancelled at the decision included. */
+  samplesStarted?: number;
+  /** Times the query was re-planned because a zone neared its trip. */
+  thermalReplans: number;
+  /** Unit faults (a unit that threw or hung) the query was re-planned around. */
+  unitFaults: number;
+}
+
 /**
  * What running one query in one mode produced. Energy and latency are not
  * part of it: the harness measures them around the call.
@@ -42,6 +60,8 @@ export interface QueryOutcome {
   faultsInjected?: number;
   /** Of those, faults the service recovered from (the query still answered). @default 0 */
   faultsRecovered?: number;
+  /** How the mode ran it. @default not reported */
+  execution?: QueryExecution;
 }
 
 /** A graded query. */
@@ -63,8 +83,12 @@ export interface QueryRecord {
   samplesCorrect: number | null;
   /** pass@k of this query (k capped at the finished samples); null without samples. */
   passAtK: number | null;
-  /** Integrated board energy over the query's window, J. */
-  energyJ: number;
+  /** Integrated board energy over the query's window, J; null when the board has no total-power rail. */
+  energyJ: number | null;
+  /** Energy per rail over the window, J. */
+  energyByRailJ: Record<string, number>;
+  /** The rails that make up the board total (the others in `energyByRailJ` are its sub-rails). */
+  totalRails: string[];
   /** Length of the query's energy window, ms. */
   meteredMs: number;
   /** From the call to the runner to its result, ms of the harness's clock. */
@@ -72,6 +96,10 @@ export interface QueryRecord {
   throttleEvents: number;
   faultsInjected: number;
   faultsRecovered: number;
+  /** The faults injected while the query ran, described. */
+  faults: string[];
+  /** How the mode ran it, when the runner said. */
+  execution?: QueryExecution;
   /** WikiText: the article's summed log-likelihood, words and bytes. */
   logLikelihood?: number;
   words?: number;
@@ -87,6 +115,8 @@ export interface QueryRecord {
 /** Measurements the harness took around one query. */
 export interface QueryMeasurement extends ProbeMeasurement {
   latencyMs: number;
+  /** Faults the harness injected while the query ran, described. @default none */
+  faults?: readonly string[];
 }
 
 function nonNegativeInt(value: unknown, name: string, query: EvalQuery): number {
@@ -105,9 +135,12 @@ function base(query: EvalQuery, mode: ModeName, m: QueryMeasurement) {
     id: query.id,
     index: query.index,
     energyJ: m.energyJ,
+    energyByRailJ: { ...m.perRailJ },
+    totalRails: [...m.totalRails],
     meteredMs: m.durationMs,
     latencyMs: m.latencyMs,
     throttleEvents: m.throttleEvents,
+    faults: [...(m.faults ?? [])],
   };
 }
 
@@ -147,9 +180,24 @@ export function gradeOutcome(
 ): QueryRecord {
   const samplesUsed = nonNegativeInt(outcome.samplesUsed, "samplesUsed", query);
   const k = nonNegativeInt(outcome.k, "k", query);
-  const faultsInjected = nonNegativeInt(outcome.faultsInjected ?? 0, "faultsInjected", query);
-  const faultsRecovered = nonNegativeInt(outcome.faultsRecovered ?? 0, "faultsRecovered", query);
-  const common = { ...base(query, mode, measurement), answered: true, samplesUsed, k, faultsInjected, faultsRecovered };
+  const injectedByHarness = measurement.faults?.length ?? 0;
+  // Faults the harness injected were survived: the runner answered.
+  const faultsInjected = nonNegativeInt(outcome.faultsInjected ?? 0, "faultsInjected", query) + injectedByHarness;
+  const faultsRecovered = nonNegativeInt(outcome.faultsRecovered ?? 0, "faultsRecovered", query) + injectedByHarness;
+  if (faultsRecovered > faultsInjected) {
+    throw new TypeError(
+      `runner outcome for ${query.id}: faultsRecovered (${faultsRecovered}) exceeds faultsInjected (${faultsInjected})`,
+    );
+  }
+  const common = {
+    ...base(query, mode, measurement),
+    answered: true,
+    samplesUsed,
+    k,
+    faultsInjected,
+    faultsRecovered,
+    ...(outcome.execution ? { execution: outcome.execution } : {}),
+  };
   switch (query.task) {
     case "wikitext": {
       const ll = outcome.logLikelihood;
@@ -240,7 +288,7 @@ export function failedRecord(
     samplesFinished: 0,
     samplesCorrect: null,
     passAtK: null,
-    faultsInjected: 0,
+    faultsInjected: measurement.faults?.length ?? 0,
     faultsRecovered: 0,
   };
   if (query.task === "gsm8k") Object.assign(record, { strictMatch: false, flexibleMatch: false });

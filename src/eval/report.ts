@@ -59,9 +59,9 @@ export interface ModeMetrics {
   accuracy: number | null;
   /** Mean unbiased pass@k over the queries; null without samples. */
   passAtK: number | null;
-  /** Integrated board energy over the mode's query windows, J. */
-  energyJ: number;
-  joulesPerQuery: number;
+  /** Integrated board energy over the mode's query windows, J; null when the board has no total-power rail. */
+  energyJ: number | null;
+  joulesPerQuery: number | null;
   /** energyJ over the windows' total length, W; null when they cover no time. */
   avgPowerW: number | null;
   latencyP50Ms: number;
@@ -133,7 +133,45 @@ export interface EvalSettings {
   /** GSM8K few-shot exemplars. */
   fewShot?: number;
   injectFaults?: boolean;
+  /** Sampling temperature of the generative tasks. */
+  temperature?: number;
+  /** Most new tokens per sample of each generative task (a query's are also capped by the model's context). */
+  maxTokens?: { gsm8k?: number; arc_challenge?: number };
+  /** The board the run used. */
+  board?: BoardSetting;
+  /** Where qeil's physics came from. */
+  calibration?: CalibrationSetting;
+  /** The member of the Pareto front qeil runs (`energy`, `latency`, `balanced`). */
+  policy?: string;
+  /** What else a reader must know to read the figures. */
+  notes?: string[];
 }
+
+/** The board of a run. */
+export interface BoardSetting {
+  /** A simulated board (virtual time) or a real one. */
+  simulated: boolean;
+  profile: string;
+  /** Seed of the simulated board's hidden truth. */
+  seed?: number;
+  /** Physics step of the simulated board, ms. */
+  stepMs?: number;
+  /** What latencies are: the simulated device clock, or wall time on a real board. */
+  latencyClock: "simulated-device" | "wall";
+}
+
+/** Where qeil's physics came from: a calibration run on the board before the evaluation, or the priors. */
+export type CalibrationSetting =
+  | {
+    source: "calibration-workload";
+    /** Board time the calibration took (before the evaluation, in no query's window), s. */
+    boardTimeS: number;
+    /** Prediction error on held-out jobs with the priors and after calibration. */
+    before: { energyMapePct?: number; latencyMapePct?: number };
+    after: { energyMapePct?: number; latencyMapePct?: number };
+    notes: string[];
+  }
+  | { source: "priors"; reason: string };
 
 /** Whether a target holds. */
 export type TargetStatus = "met" | "not met" | "not applicable";
@@ -151,6 +189,8 @@ export interface TargetCheck {
   target: string;
   /** The figures, in words. */
   figures: string;
+  /** For a target not met: what the measurements say about why. */
+  why?: string;
 }
 
 /** What a run produced. */
@@ -187,14 +227,13 @@ export function modeMetrics(records: readonly QueryRecord[]): ModeMetrics {
   if (records.length === 0) throw new RangeError("mode metrics of no records");
   const accuracy = accuracyOf(records);
   const withPass = records.filter((r) => r.passAtK !== null).map((r) => r.passAtK as number);
-  const energyJ = sum(records.map((r) => r.energyJ));
+  // One window without a total-power rail leaves the mode's energy unknown, not smaller.
+  const measured = records.every((r) => r.energyJ !== null);
+  const energyJ = measured ? sum(records.map((r) => r.energyJ as number)) : null;
   const latencies = records.map((r) => r.latencyMs);
-  const figures = energyFigures({
-    energyJ,
-    durationMs: sum(records.map((r) => r.meteredMs)),
-    queries: records.length,
-    accuracy,
-  });
+  const figures = energyJ === null
+    ? { joulesPerQuery: null, avgPowerW: null, ipw: null, ipj: null }
+    : energyFigures({ energyJ, durationMs: sum(records.map((r) => r.meteredMs)), queries: records.length, accuracy });
   return {
     accuracy,
     passAtK: withPass.length > 0 ? mean(withPass) : null,
@@ -316,29 +355,35 @@ export function checkTargets(
 
     const energyTarget = `qeil energy per query <= ${ENERGY_RATIO_TARGET} x standard's`;
     if (missing || !q || !s) checks.push(na("energy", energyTarget, missing ?? ""));
-    else if (!(s.joulesPerQuery > 0)) checks.push(na("energy", energyTarget, "standard measured no energy"));
+    else if (q.joulesPerQuery === null || s.joulesPerQuery === null) {
+      checks.push(na("energy", energyTarget, "energy not measured: the board has no rail that gives its total power"));
+    } else if (!(s.joulesPerQuery > 0)) checks.push(na("energy", energyTarget, "standard measured no energy"));
     else {
       const ratio = q.joulesPerQuery / s.joulesPerQuery;
+      const met = ratio <= ENERGY_RATIO_TARGET;
       checks.push({
         id: "energy",
         scope,
-        status: ratio <= ENERGY_RATIO_TARGET ? "met" : "not met",
+        status: met ? "met" : "not met",
         target: energyTarget,
         figures: `qeil ${fmt(q.joulesPerQuery)} J/query, standard ${fmt(s.joulesPerQuery)} J/query: ratio ${
           fmt(ratio)
         } (${ratio <= 1 ? `${pct(1 - ratio)} less` : `${pct(ratio - 1)} more`})`,
+        ...(met ? {} : { why: whyEnergy(qeilRows, standardRows) }),
       });
     }
 
     const latencyTarget = "qeil p50 latency <= standard's";
     if (missing || !q || !s) checks.push(na("latency", latencyTarget, missing ?? ""));
     else {
+      const met = q.latencyP50Ms <= s.latencyP50Ms;
       checks.push({
         id: "latency",
         scope,
-        status: q.latencyP50Ms <= s.latencyP50Ms ? "met" : "not met",
+        status: met ? "met" : "not met",
         target: latencyTarget,
         figures: `qeil p50 ${fmt(q.latencyP50Ms)} ms, standard p50 ${fmt(s.latencyP50Ms)} ms`,
+        ...(met ? {} : { why: whyLatency(qeilRows, standardRows) }),
       });
     }
 
@@ -348,11 +393,13 @@ export function checkTargets(
       checks.push(na("accuracy", accuracyTarget, "no graded answers (perplexity task)"));
     } else {
       const delta = q.accuracy - s.accuracy;
+      // A hair of tolerance: 0.51 - 0.50 is 0.010000000000000009 in binary floating point.
+      const met = Math.abs(delta) <= ACCURACY_TOLERANCE + 1e-12;
       checks.push({
         id: "accuracy",
         scope,
-        // A hair of tolerance: 0.51 - 0.50 is 0.010000000000000009 in binary floating point.
-        status: Math.abs(delta) <= ACCURACY_TOLERANCE + 1e-12 ? "met" : "not met",
+        status: met ? "met" : "not met",
+        ...(met ? {} : { why: whyAccuracy(qeilRows, standardRows) }),
         target: accuracyTarget,
         figures: `qeil ${pct(q.accuracy)}, standard ${pct(s.accuracy)}: ${delta >= 0 ? "+" : ""}${
           (delta * 100).toFixed(1)
@@ -363,12 +410,14 @@ export function checkTargets(
     const throttleTarget = "zero thermal throttle events during qeil's queries";
     if (!q) checks.push(na("throttle", throttleTarget, "qeil was not run"));
     else {
+      const met = q.throttleEvents === 0;
       checks.push({
         id: "throttle",
         scope,
-        status: q.throttleEvents === 0 ? "met" : "not met",
+        status: met ? "met" : "not met",
         target: throttleTarget,
         figures: `qeil ${q.throttleEvents} event(s)` + (s ? `, standard ${s.throttleEvents}` : ""),
+        ...(met ? {} : { why: whyThrottle(qeilRows) }),
       });
     }
 
@@ -386,7 +435,133 @@ export function checkTargets(
         (unanswered.length > 0
           ? `; first failure: ${unanswered[0].id} ${unanswered[0].mode}: ${unanswered[0].error ?? "unknown"}`
           : ""),
+      ...(unanswered.length === 0 ? {} : { why: whyUnanswered(unanswered) }),
     });
   }
   return checks;
+}
+
+// ---- why a target was not met: what the measurements say -----------------------------------------------------
+
+function median(values: readonly number[]): number {
+  return percentile(values, 50, REPORT_PERCENTILE_METHOD);
+}
+
+/** Units the rows ran on: in how many queries each, and its median clock. */
+function unitsSummary(rows: readonly QueryRecord[]): string {
+  const withExecution = rows.filter((r) => r.execution !== undefined);
+  if (withExecution.length === 0) return "placements not reported";
+  const byUnit = new Map<string, { queries: number; freqsHz: number[] }>();
+  for (const r of withExecution) {
+    for (const unit of r.execution!.units) {
+      const e = byUnit.get(unit) ?? { queries: 0, freqsHz: [] };
+      e.queries++;
+      const f = r.execution!.freqHz[unit];
+      if (f !== undefined) e.freqsHz.push(f);
+      byUnit.set(unit, e);
+    }
+  }
+  return [...byUnit].sort((a, b) => b[1].queries - a[1].queries).map(([unit, e]) =>
+    `${unit} in ${e.queries}/${withExecution.length} queries` +
+    (e.freqsHz.length > 0 ? ` (median clock ${Math.round(median(e.freqsHz) / 1e6)} MHz)` : "")
+  ).join(", ");
+}
+
+/** Energy per query by rail: the metered sub-rails and the rest of the board (base, DRAM, conversion). */
+function railSummary(rows: readonly QueryRecord[]): string {
+  const measured = rows.filter((r) => r.energyJ !== null);
+  if (measured.length === 0) return "not measured";
+  const n = measured.length;
+  const total = sum(measured.map((r) => r.energyJ as number));
+  const parts = new Map<string, number>();
+  for (const r of measured) {
+    for (const [rail, j] of Object.entries(r.energyByRailJ)) {
+      if (r.totalRails.includes(rail)) continue;
+      parts.set(rail, (parts.get(rail) ?? 0) + j);
+    }
+  }
+  const share = (j: number) => (total > 0 ? ` (${pct(j / total)})` : "");
+  const listed = [...parts].sort((a, b) => b[1] - a[1]).filter(([, j]) => j > 0.005 * total);
+  const rest = total - sum([...parts.values()]);
+  const items = listed.map(([rail, j]) => `${rail} ${fmt(j / n)} J${share(j)}`);
+  if (parts.size > 0) items.push(`rest of the board ${fmt(Math.max(0, rest) / n)} J${share(Math.max(0, rest))}`);
+  return `${fmt(total / n)} J/query` + (items.length > 0 ? ` = ${items.join(" + ")}` : "");
+}
+
+/** How sampling stopped, over the rows that sampled. */
+function stopSummary(rows: readonly QueryRecord[]): string | undefined {
+  const sampled = rows.filter((r) => r.execution?.stopReason !== undefined);
+  if (sampled.length === 0) return undefined;
+  const counts = new Map<string, number>();
+  for (const r of sampled) counts.set(r.execution!.stopReason!, (counts.get(r.execution!.stopReason!) ?? 0) + 1);
+  const reasons = [...counts].map(([reason, c]) => `${reason} ${c}`).join(", ");
+  const early = sampled.filter((r) => r.execution!.stopReason !== "budget").length;
+  return `the cascade stopped early on ${early} of ${sampled.length} sampled queries (${reasons}); ` +
+    `${fmt(mean(sampled.map((r) => r.samplesUsed)))} of k = ${fmt(mean(sampled.map((r) => r.k)))} samples used, ` +
+    `${fmt(mean(sampled.map((r) => r.execution!.samplesStarted ?? r.samplesUsed)))} started`;
+}
+
+/** Device time against waiting (cooling before a job, fault deadlines) in the rows' latencies. */
+function waitSummary(rows: readonly QueryRecord[]): string | undefined {
+  const timed = rows.filter((r) => r.execution !== undefined);
+  if (timed.length === 0) return undefined;
+  const device = timed.map((r) => r.execution!.deviceMs);
+  const waiting = timed.map((r) => Math.max(0, r.latencyMs - r.execution!.deviceMs));
+  const total = sum(timed.map((r) => r.latencyMs));
+  return `device time p50 ${fmt(median(device))} ms, waiting p50 ${fmt(median(waiting))} ms ` +
+    `(${total > 0 ? pct(sum(waiting) / total) : "0%"} of the latency: cooling before a job, fault deadlines)`;
+}
+
+function whyEnergy(q: readonly QueryRecord[], s: readonly QueryRecord[]): string {
+  const parts = [
+    `standard ran on ${unitsSummary(s)}; qeil on ${unitsSummary(q)}`,
+    `energy by rail: standard ${railSummary(s)}; qeil ${railSummary(q)}`,
+  ];
+  const stops = stopSummary(q);
+  if (stops) parts.push(`qeil: ${stops}`);
+  const waits = waitSummary(q);
+  if (waits) parts.push(`qeil ${waits}`);
+  return parts.join(". ");
+}
+
+function whyLatency(q: readonly QueryRecord[], s: readonly QueryRecord[]): string {
+  const parts = [`standard ran on ${unitsSummary(s)}; qeil on ${unitsSummary(q)}`];
+  const qw = waitSummary(q);
+  const sw = waitSummary(s);
+  if (qw) parts.push(`qeil ${qw}`);
+  if (sw) parts.push(`standard ${sw}`);
+  return parts.join(". ");
+}
+
+function whyAccuracy(q: readonly QueryRecord[], s: readonly QueryRecord[]): string {
+  const standardById = new Map(s.map((r) => [r.id, r]));
+  let qeilOnly = 0;
+  let standardOnly = 0;
+  let earlyDiffer = 0;
+  for (const r of q) {
+    const other = standardById.get(r.id);
+    if (!other || r.correct === null || other.correct === null || r.correct === other.correct) continue;
+    if (r.correct) qeilOnly++;
+    else standardOnly++;
+    if (r.execution?.stopReason !== undefined && r.execution.stopReason !== "budget") earlyDiffer++;
+  }
+  return `the modes drew the same samples (same seed per query); qeil was right where standard was wrong on ` +
+    `${qeilOnly} queries and wrong where standard was right on ${standardOnly}; the cascade had stopped early on ` +
+    `${earlyDiffer} of those`;
+}
+
+function whyThrottle(q: readonly QueryRecord[]): string {
+  const hit = q.filter((r) => r.throttleEvents > 0);
+  const replans = sum(q.map((r) => r.execution?.thermalReplans ?? 0));
+  return `throttle events in qeil's windows of ${hit.length} queries (first: ${
+    hit.slice(0, 3).map((r) => r.id).join(", ")
+  }); qeil re-planned ${replans} time(s) for heat`;
+}
+
+function whyUnanswered(rows: readonly QueryRecord[]): string {
+  const byMode = new Map<string, number>();
+  for (const r of rows) byMode.set(r.mode, (byMode.get(r.mode) ?? 0) + 1);
+  const withFaults = rows.filter((r) => r.faultsInjected > 0).length;
+  return `${rows.length} unanswered (${[...byMode].map(([m, c]) => `${m} ${c}`).join(", ")}); ` +
+    `${withFaults} of them had an injected fault`;
 }

@@ -5,12 +5,25 @@
  * a clock), and the power and temperature traces per unit with the zones'
  * trip points, for the plots.
  */
+import { describeError, isQeilError } from "../core/mod.ts";
 import { EnergyMeter, type Sample } from "../hal/mod.ts";
 
 /** What one measurement window saw. */
 export interface ProbeMeasurement {
-  /** Integrated board energy over the window, J. */
-  energyJ: number;
+  /**
+   * Integrated board energy over the window, J; null when the board has no
+   * rail that gives its total power (a real board without power sensors):
+   * energy was not measured, which is not the same as none.
+   */
+  energyJ: number | null;
+  /** Why `energyJ` is null. */
+  energyUnavailable?: string;
+  /** Energy per rail over the window, J (empty when nothing was measured). */
+  perRailJ: Record<string, number>;
+  /** Rails whose readings failed inside the window (their gaps were bridged by the meter). */
+  incompleteRails: string[];
+  /** Rails that make up the board total (`Sample.totalPowerRails`); the others are sub-rails of it. */
+  totalRails: string[];
   /** From the window's first to its last sample, ms. */
   durationMs: number;
   /** Throttle events (rising edges of `Sample.throttled`) after the window's first sample. */
@@ -70,6 +83,9 @@ export interface RunTelemetryOptions {
 
 interface OpenWindow {
   throttleEvents: number;
+  /** Samples since the window opened, the opening one included. */
+  samples: number;
+  totalRails: Set<string>;
 }
 
 /**
@@ -89,6 +105,7 @@ export class RunTelemetry implements EnergyProbe {
   #total: TracePoint[] = [];
   #trips = new Map<string, TripLine>();
   #throttleEventsMs: number[] = [];
+  #totalRails: readonly string[] = [];
 
   constructor(options: RunTelemetryOptions) {
     this.#sampleNow = options.sampleNow;
@@ -111,6 +128,11 @@ export class RunTelemetry implements EnergyProbe {
       for (const w of this.#open) w.throttleEvents++;
     }
     this.#throttled = sample.throttled;
+    this.#totalRails = sample.totalPowerRails;
+    for (const w of this.#open) {
+      w.samples++;
+      for (const rail of sample.totalPowerRails) w.totalRails.add(rail);
+    }
     for (const [unitId, u] of Object.entries(sample.units)) {
       let series = this.#units.get(unitId);
       if (!series) this.#units.set(unitId, series = { powerW: [], tempC: [] });
@@ -130,7 +152,7 @@ export class RunTelemetry implements EnergyProbe {
 
   async begin(label: string): Promise<ProbeWindow> {
     const startMs = await this.#takeSample("open", label);
-    const window: OpenWindow = { throttleEvents: 0 };
+    const window: OpenWindow = { throttleEvents: 0, samples: 1, totalRails: new Set(this.#totalRails) };
     this.#open.add(window);
     const meterWindow = this.meter.begin(label);
     let result: ProbeMeasurement | undefined;
@@ -144,16 +166,47 @@ export class RunTelemetry implements EnergyProbe {
           this.#open.delete(window);
         }
         if (endMs === startMs) {
-          // No time passed (nothing ran on the board's clock): no energy, and the meter would refuse the window.
-          result = { energyJ: 0, durationMs: 0, throttleEvents: window.throttleEvents, samples: 1 };
-        } else {
-          const m = meterWindow.end();
+          // No time passed (nothing ran on the board's clock): no energy. The meter refuses a window without
+          // time; closing it anyway stops it from collecting samples.
+          try {
+            meterWindow.end();
+          } catch (error) {
+            if (!(error instanceof RangeError)) throw error;
+          }
           result = {
-            energyJ: m.energyJ,
-            durationMs: m.durationMs,
+            energyJ: 0,
+            perRailJ: {},
+            incompleteRails: [],
+            totalRails: [...window.totalRails],
+            durationMs: 0,
             throttleEvents: window.throttleEvents,
-            samples: m.samples,
+            samples: 1,
           };
+        } else {
+          try {
+            const m = meterWindow.end();
+            result = {
+              energyJ: m.energyJ,
+              perRailJ: m.perRailJ,
+              incompleteRails: m.incompleteRails,
+              totalRails: [...window.totalRails],
+              durationMs: m.durationMs,
+              throttleEvents: window.throttleEvents,
+              samples: m.samples,
+            };
+          } catch (error) {
+            if (!isQeilError(error, "SensorUnavailable")) throw error;
+            result = {
+              energyJ: null,
+              energyUnavailable: describeError(error),
+              perRailJ: {},
+              incompleteRails: [],
+              totalRails: [],
+              durationMs: endMs - startMs,
+              throttleEvents: window.throttleEvents,
+              samples: window.samples,
+            };
+          }
         }
         return result;
       },

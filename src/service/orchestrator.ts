@@ -28,6 +28,7 @@ import {
   createRng,
   type DecoderShape,
   hashString,
+  InfeasibleError,
   isQeilError,
   type Logger,
   type Rng,
@@ -213,6 +214,11 @@ export interface OrchestratorOptions {
     maxRetries?: number;
     /** @default 3 */
     probationJobs?: number;
+    /**
+     * Longest a job waits (the board idling) for a failed unit to return on probation when no usable unit can
+     * run it, ms. @default probationMs
+     */
+    maxUnitWaitMs?: number;
   };
   /** A work item's deadline: this many times its predicted duration, at least `minMs` (simulated ms). */
   itemDeadline?: { factor?: number; minMs?: number };
@@ -792,7 +798,6 @@ class JobOrchestrator implements Orchestrator {
     let thermalReplans = 0;
     let allCached = true;
 
-    const stateFor = () => this.#state().state;
     const announced = { done: false };
     while (decided === undefined && finished.length < k) {
       signal?.throwIfAborted();
@@ -807,7 +812,6 @@ class JobOrchestrator implements Orchestrator {
       // Thermal protection is part of qeil; the baselines run as a user without it would (the kernel throttles).
       if (mode === "qeil" && thermalReplans < maxReplans) await this.#coolDown(signal, request.id, announced);
       const model = this.calibrator.model;
-      const state = stateFor();
       const job: Job = {
         shape: this.costShape,
         promptTokens: prompt.length,
@@ -815,12 +819,7 @@ class JobOrchestrator implements Orchestrator {
         samples: size,
         ...(request.sloMs !== undefined ? { sloMs: request.sloMs } : {}),
       };
-      const choice = this.#planner.choose(
-        mode,
-        model,
-        { job, state, probation: this.faults.probation(), epoch: this.calibrator.epoch },
-        this.#rng,
-      );
+      const { choice, state } = await this.#choose(mode, model, job, request.id, signal);
       this.#choice = choice;
       allCached &&= choice.cached;
       const freqHz = await this.#dvfs.apply(choice.placement, this.runtime.latest());
@@ -1015,14 +1014,8 @@ class JobOrchestrator implements Orchestrator {
     for (;;) {
       signal?.throwIfAborted();
       const model = this.calibrator.model;
-      const state = this.#state().state;
       const job: Job = { shape: this.costShape, promptTokens: request.promptTokens, genTokens: 1, samples: 1 };
-      choice = this.#planner.choose(
-        mode,
-        model,
-        { job, state, probation: this.faults.probation(), epoch: this.calibrator.epoch },
-        this.#rng,
-      );
+      choice = (await this.#choose(mode, model, job, request.id, signal)).choice;
       this.#choice = choice;
       const freqHz = await this.#dvfs.apply(choice.placement, this.runtime.latest());
       const records: WorkRecord[] = [];
@@ -1105,6 +1098,67 @@ class JobOrchestrator implements Orchestrator {
       },
       faultsRecovered: unitFaults,
     };
+  }
+
+  /**
+   * The placement of a job (or of a wave of it) in `mode`, with the state it was planned for. Faults can
+   * leave no healthy unit that runs the job's weights: when the only ones left are on probation, the job
+   * runs on them anyway (an answer from a unit on probation beats none); when every such unit is failed,
+   * the board idles until the first of them returns on probation, at most `faults.maxUnitWaitMs`.
+   * @throws InfeasibleError when no unit can run the job even then
+   */
+  async #choose(
+    mode: OrchestratorMode,
+    model: BoardModel,
+    job: Job,
+    requestId: string,
+    signal: AbortSignal | undefined,
+  ): Promise<{ choice: Choice; state: BoardState }> {
+    const startMs = this.#clock.monotonicMs();
+    const maxWaitMs = this.#o.faults?.maxUnitWaitMs ?? this.#o.faults?.probationMs ?? 60_000;
+    for (;;) {
+      const state = this.#state().state;
+      const probation = this.faults.probation();
+      const inputs = { job, state, probation, epoch: this.calibrator.epoch };
+      let failure: unknown;
+      try {
+        return { choice: runnable(model, this.#planner.choose(mode, model, inputs, this.#rng), job), state };
+      } catch (error) {
+        if (!isQeilError(error, "Infeasible")) throw error;
+        failure = error;
+      }
+      if (probation.units.size > 0) {
+        try {
+          const choice = runnable(
+            model,
+            this.#planner.choose(mode, model, { ...inputs, probation: NO_PROBATION }, this.#rng),
+            job,
+          );
+          this.faults.report(
+            "unit-probation",
+            "warning",
+            `job ${requestId} runs on units still on probation (${[...probation.units].join(", ")}): ` +
+              "no healthy unit can run it",
+            { requestId },
+          );
+          return { choice, state };
+        } catch (error) {
+          if (!isQeilError(error, "Infeasible")) throw error;
+          failure = error;
+        }
+      }
+      // Every unit that could run it is failed: wait for the first to return on probation.
+      const precision = job.shape.weightPrecision;
+      const nowMs = this.#clock.monotonicMs();
+      const returns = this.faults.status()
+        .filter((u) => u.state === "failed" && u.returnsAtMs !== undefined && this.#placeable.has(u.unitId))
+        .filter((u) => (model.units[u.unitId]?.peakOpsPerS[precision] ?? 0) > 0)
+        .map((u) => u.returnsAtMs!);
+      const nextMs = returns.length > 0 ? Math.min(...returns) : undefined;
+      if (nextMs === undefined || nextMs - startMs > maxWaitMs) throw failure;
+      await this.runtime.idle(Math.max(0, nextMs - nowMs) + 1, signal);
+      await this.runtime.sampleNow();
+    }
   }
 
   /** Throws ThermalGuardError when a zone reached `trip - share * margin` (checked before each decode step). */
@@ -1375,6 +1429,24 @@ async function* mergeAsync<T>(iterators: AsyncIterator<T>[]): AsyncGenerator<T> 
   } finally {
     for (const [i] of pending) await iterators[i].return?.().catch(() => undefined);
   }
+}
+
+/** Probation limits that limit nothing. */
+const NO_PROBATION = { units: new Set<string>(), maxSamples: (samples: number) => samples };
+
+/**
+ * The choice, when every unit of its placement computes the job's weight precision.
+ * @throws InfeasibleError naming the units that cannot (a fallback onto whatever unit is left)
+ */
+function runnable(model: BoardModel, choice: Choice, job: Job): Choice {
+  const precision = job.shape.weightPrecision;
+  const unable = [...usedUnitsOf(choice.placement)].filter((u) => !((model.units[u]?.peakOpsPerS[precision] ?? 0) > 0));
+  if (unable.length > 0) {
+    throw new InfeasibleError(`no usable unit can run ${precision} weights: ${unable.join(", ")} cannot`, {
+      details: { units: unable },
+    });
+  }
+  return choice;
 }
 
 function usedUnitsOf(p: Placement): Set<string> {

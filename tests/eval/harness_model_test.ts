@@ -175,7 +175,7 @@ Deno.test("runEvaluation() with stories260k charged to a simulated rk3588 reprod
   const { records, report } = result;
   assert.equal(records.length, 9);
   assert.ok(
-    records.every((r) => r.answered && r.energyJ > 0 && r.latencyMs > 0),
+    records.every((r) => r.answered && r.energyJ !== null && r.energyJ > 0 && r.latencyMs > 0),
     JSON.stringify(records.map((r) => [r.id, r.mode, r.energyJ, r.latencyMs])),
   );
 
@@ -210,7 +210,7 @@ Deno.test("runEvaluation() with stories260k charged to a simulated rk3588 reprod
   assert.equal(gsm.standard!["exact_match,flexible-extract"], gsm.greedy!["exact_match,flexible-extract"]);
   assert.equal(gsm.standard!.accuracy, gsm.greedy!.accuracy);
   assert.ok(gsm.qeil!.samplesMean <= gsm.standard!.samplesMean);
-  assert.ok(gsm.standard!.energyJ > 0 && gsm.qeil!.energyJ > 0);
+  assert.ok(gsm.standard!.energyJ! > 0 && gsm.qeil!.energyJ! > 0);
   assert.equal(result.targets.find((t) => t.id === "answered" && t.scope === "all")!.status, "met");
   assert.ok(telemetry.traces().units.length >= 4);
 });

@@ -180,7 +180,7 @@ Deno.test("runEvaluation() runs every query in every mode on a simulated board a
     const r = records[i];
     // Latency is the simulated time the call took, read from the injected (virtual) clock.
     assert.equal(r.latencyMs, call.leftMs - call.enteredMs);
-    assert.ok(r.latencyMs > 0 && r.energyJ > 0 && r.meteredMs > 0, JSON.stringify(r));
+    assert.ok(r.latencyMs > 0 && r.energyJ! > 0 && r.meteredMs > 0, JSON.stringify(r));
     // The energy window spans the call, give or take a physics step at each end.
     assert.ok(Math.abs(r.meteredMs - r.latencyMs) <= 200, `${r.meteredMs} vs ${r.latencyMs}`);
     assert.equal(r.answered, true);
@@ -189,8 +189,8 @@ Deno.test("runEvaluation() runs every query in every mode on a simulated board a
     for (const mode of ["standard", "greedy", "qeil"] as const) {
       const row = report.tasks[task]!.modes[mode]!;
       const rows = records.filter((r) => r.task === task && r.mode === mode);
-      assert.equal(row.energyJ, rows.reduce((s, r) => s + r.energyJ, 0));
-      assert.equal(row.joulesPerQuery, row.energyJ / 2);
+      assert.equal(row.energyJ, rows.reduce((s, r) => s + r.energyJ!, 0));
+      assert.equal(row.joulesPerQuery, row.energyJ! / 2);
       assert.ok(row.avgPowerW! > 0);
     }
   }

@@ -9,7 +9,16 @@ import {
 } from "../../src/eval/mod.ts";
 import type { ArcItem, Gsm8kItem, WikitextArticle } from "../../src/eval/mod.ts";
 
-const MEASURED: QueryMeasurement = { energyJ: 2.5, durationMs: 400, throttleEvents: 1, samples: 5, latencyMs: 410 };
+const MEASURED: QueryMeasurement = {
+  energyJ: 2.5,
+  perRailJ: { board_total: 2.5 },
+  incompleteRails: [],
+  totalRails: ["board_total"],
+  durationMs: 400,
+  throttleEvents: 1,
+  samples: 5,
+  latencyMs: 410,
+};
 
 const GSM: Gsm8kItem = {
   index: 3,

@@ -120,6 +120,7 @@ Deno.test("RunTelemetry over a simulated rk3588: energy from its rails, time fro
   };
   const rangeJ = 2 ** 32 / 1e6;
   const counterDeltaJ = (counterJ(samples.at(-1)!) - counterJ(samples[opened]) + rangeJ) % rangeJ;
+  assert.ok(m.energyJ !== null);
   assert.ok(Math.abs(m.energyJ - counterDeltaJ) < 1e-9, `${m.energyJ} vs ${counterDeltaJ}`);
   // The trapezoid of the sampled power agrees with the counter to within a few percent.
   let trapezoidJ = 0;

@@ -4,6 +4,7 @@
  * recovery from every fault the simulator can inject.
  */
 import assert from "node:assert/strict";
+import { isQeilError } from "../../src/core/mod.ts";
 import { discoverBoard } from "../../src/hal/mod.ts";
 import { loadModel, OrtCpuBackend, scoreContinuations } from "../../src/runtime/mod.ts";
 import { createOrchestrator, type JobRequest } from "../../src/service/mod.ts";
@@ -171,6 +172,39 @@ Deno.test("a failed unit returns on probation after its delay, never as the pref
       .reduce((a, l) => a + l.samples, 0);
     assert.ok(onVictim <= 2, `at most half of the 4 samples on ${victim}, got ${onVictim}`);
   }
+});
+
+Deno.test("with only units on probation left, a job runs on them rather than fail", async () => {
+  await using rig = await createRig({ costShape: QWEN2_05B_INT8, faults: { probationMs: 1000 } });
+  const units = rig.orchestrator.units().map((u) => u.unitId);
+  for (const u of units) rig.orchestrator.faults.unitFault(u, "failed", "test: every unit failed");
+  await rig.sim.advance(1500);
+  assert.ok(rig.orchestrator.units().every((u) => u.state === "probation"));
+  const r = await rig.orchestrator.runJob(request("degraded"));
+  assert.ok(r.samplesUsed >= 1);
+  assert.ok(
+    rig.faults.some((f) => f.kind === "unit-probation" && f.message.includes("runs on units still on probation")),
+  );
+});
+
+Deno.test("with every unit that can run it failed, a job waits for the first to return, within its budget", async () => {
+  await using rig = await createRig({ costShape: QWEN2_05B_INT8, faults: { probationMs: 3000 } });
+  for (const u of rig.orchestrator.units()) rig.orchestrator.faults.unitFault(u.unitId, "failed", "test");
+  const before = rig.sim.clock.monotonicMs();
+  const r = await rig.orchestrator.runJob(request("waits"));
+  assert.ok(r.samplesUsed >= 1);
+  assert.ok(rig.sim.clock.monotonicMs() - before >= 3000, "the board idled until a unit returned on probation");
+  assert.ok(r.measurement.energyWindowMs >= 3000, "the wait is in the job's energy window");
+
+  await using impatient = await createRig({
+    costShape: QWEN2_05B_INT8,
+    faults: { probationMs: 60_000, maxUnitWaitMs: 1000 },
+  });
+  for (const u of impatient.orchestrator.units()) impatient.orchestrator.faults.unitFault(u.unitId, "failed", "test");
+  await assert.rejects(impatient.orchestrator.runJob(request("gives-up")), (error: unknown) => {
+    assert.ok(isQeilError(error, "Infeasible"), String(error));
+    return true;
+  });
 });
 
 Deno.test("a sensor that disappears degrades the model, not the service", async () => {
