@@ -10,6 +10,9 @@
  * closes sockets, releases clocks and ORT sessions and stops the simulator.
  * Fleet updates arrive on `cmd/update` (see update_wiring.ts): one that
  * switches the installed version stops the service with `RESTART_EXIT_CODE`.
+ * The start itself is counted for the updater by the caller, before this
+ * (`countServiceBoot`, as `qeil serve` does), so that a start that fails in
+ * here still counts against a new version.
  */
 import {
   BusyError,
@@ -492,6 +495,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         metrics.mqttConnected.set({}, up ? 1 : 0);
         if (up) {
           intake.redeliver().catch((error) => log.warn("redelivery failed", { error }));
+          late.updates?.onConnected();
         }
       },
       protocol: config.mqtt.broker.kind === "embedded" ? "3.1.1" : config.mqtt.protocol,

@@ -7,18 +7,27 @@
  * the updater's health gate runs the service's own self-checks: the broker is
  * connected, the model answers (a scoring run through the orchestrator,
  * charged like a job), and the board reads (a fresh sample with a thermal
- * zone in it).
+ * zone in it). Outcomes (a commit, a rollback decided by the boot count of an
+ * earlier process) are announced after the gate and again at each broker
+ * connection until the broker acknowledged them.
+ *
+ * Before all of that, `qeil serve` counts the start (`countServiceBoot`) from
+ * the few config keys that locate the update files (`bootConfigOf`), so a new
+ * version that crashes anywhere in its start-up is still rolled back.
  */
 import { BusyError, type Clock, describeError, fail, type Logger, ok, type Reading } from "../core/mod.ts";
 import { type DecoderModel, promptTokens, scoreContinuation } from "../runtime/mod.ts";
-import type {
-  HealthCheck,
-  StartOutcome,
-  UpdateFaultEvent,
-  UpdatePublisher,
-  Updater,
-  UpdateStatusEvent,
+import {
+  type BootOutcome,
+  countBootAttempt,
+  type HealthCheck,
+  type StartOutcome,
+  type UpdateFaultEvent,
+  type UpdatePublisher,
+  type Updater,
+  type UpdateStatusEvent,
 } from "../update/mod.ts";
+import { envNameOf, parseConfig, type ParseConfigOptions, type RawValue, type ServiceConfig } from "./config.ts";
 import type { Orchestrator } from "./orchestrator.ts";
 import { type FaultEvent, faultEvent } from "./schema.ts";
 
@@ -71,8 +80,13 @@ export interface FleetUpdates {
    * @throws BusyError while the service stops
    */
   handleCommand(payload: Uint8Array): Promise<void>;
-  /** Runs this start's health gate (or finishes an interrupted update) with `checks`; resolves with its outcome. */
+  /**
+   * Runs this start's health gate (or finishes an interrupted update) with `checks`, then announces
+   * the queued outcomes; resolves with the gate's outcome.
+   */
   runStartGate(checks: readonly HealthCheck[]): Promise<StartOutcome | undefined>;
+  /** Call at every broker connection: announces the outcomes still queued (a rollback announced while the broker was down). */
+  onConnected(): void;
   /** Resolves once every update event handed to the sink was acknowledged, or `flushTimeoutMs` passed. */
   flush(): Promise<void>;
   /** Aborts a running update or gate (it resumes at the next start) and waits for it, then flushes. */
@@ -95,31 +109,54 @@ class Updates implements FleetUpdates {
   readonly publisher: UpdatePublisher;
   readonly #o: FleetUpdatesOptions;
   readonly #stop = new AbortController();
-  /** Publishes handed to the sink and not yet settled. */
+  /** Publishes handed to the sink and not yet settled, and the announce() running. */
   readonly #inflight = new Set<Promise<void>>();
   /** Applies and gates still running. */
   readonly #running = new Set<Promise<unknown>>();
+  /** Faults already shown on the dashboard (an outcome announced again is shown once). */
+  readonly #shown = new Set<string>();
   #acceptWaiters: (() => void)[] = [];
   #restartRequested = false;
+  #gateDone = false;
   #closed = false;
 
   constructor(options: FleetUpdatesOptions) {
     this.#o = options;
     this.publisher = {
-      // Not awaited by the updater: the command that started it is handled inside the MQTT client's
-      // packet pipeline, which also reads the acknowledgements (`flush()` waits for them instead).
+      // Live steps: not awaited by the updater (a command is handled inside the MQTT client's packet
+      // pipeline, which also reads the acknowledgements); `flush()` waits for them instead.
       status: (event) => {
-        this.#track(this.#o.sink.publishUpdate({ schemaVersion: 1, nodeId: this.#o.nodeId, ...event }), event.step);
+        this.#track(this.#o.sink.publishUpdate(this.#payload(event)), event.step);
         if (event.step === "verified" || event.step === "rejected") {
           for (const accept of this.#acceptWaiters.splice(0)) accept();
         }
       },
       fault: (event) => {
-        const fault = updateFaultEvent(event);
-        this.#o.onFault?.(fault);
-        this.#track(this.#o.sink.publishFault(fault), `fault ${event.reason}`);
+        this.#show(event);
+        this.#track(this.#o.sink.publishFault(updateFaultEvent(event)), `fault ${event.reason}`);
+      },
+      // Queued outcomes: resolves once the broker acknowledged both; they stay queued on disk until then,
+      // so a stop does not wait for them.
+      announce: async (a) => {
+        await this.#o.sink.publishUpdate(this.#payload(a.status));
+        if (a.fault) {
+          this.#show(a.fault);
+          await this.#o.sink.publishFault(updateFaultEvent(a.fault));
+        }
       },
     };
+  }
+
+  #payload(event: UpdateStatusEvent): UpdateStatusPayload {
+    return { schemaVersion: 1, nodeId: this.#o.nodeId, ...event };
+  }
+
+  /** Shows an update fault on the dashboard once (an outcome announced again is the same fault). */
+  #show(event: UpdateFaultEvent): void {
+    const key = `${event.timestampMs} ${event.step} ${event.message}`;
+    if (this.#shown.has(key)) return;
+    this.#shown.add(key);
+    this.#o.onFault?.(updateFaultEvent(event));
   }
 
   async handleCommand(payload: Uint8Array): Promise<void> {
@@ -141,6 +178,9 @@ class Updates implements FleetUpdates {
     const log = this.#o.logger;
     const run = this.#o.updater.onStart(checks, this.#stop.signal).then(
       async (outcome) => {
+        this.#gateDone = true;
+        // The outcome of this gate, or of an earlier process (a rollback its boot count decided).
+        this.#announce();
         switch (outcome.kind) {
           case "idle":
             break;
@@ -162,12 +202,19 @@ class Updates implements FleetUpdates {
         return outcome;
       },
       (error) => {
+        this.#gateDone = true;
         this.#unexpected("start", error);
+        this.#announce();
         return undefined;
       },
     );
     this.#keep(run);
     return await run;
+  }
+
+  onConnected(): void {
+    // Before the gate has run, the gate's own announce() follows; after it, this one catches up.
+    if (this.#gateDone) this.#announce();
   }
 
   async flush(): Promise<void> {
@@ -201,6 +248,21 @@ class Updates implements FleetUpdates {
     this.#o.onRestartRequired(reason);
   }
 
+  /** Announces the queued outcomes in the background; a restart's flush waits for it (bounded). */
+  #announce(): void {
+    if (this.#closed) return;
+    const run = this.#o.updater.announce(this.#stop.signal).then(
+      (result) => {
+        if (result.pending > 0) {
+          this.#o.logger.info("update outcomes wait for the broker", { pending: result.pending });
+        }
+      },
+      (error) => this.#o.logger.warn("update outcomes not announced", { error }),
+    );
+    this.#inflight.add(run);
+    run.finally(() => this.#inflight.delete(run));
+  }
+
   #keep(run: Promise<unknown>): void {
     this.#running.add(run);
     run.finally(() => this.#running.delete(run));
@@ -228,6 +290,104 @@ class Updates implements FleetUpdates {
 /** Wires an updater into the service. Nothing runs until a command arrives or `runStartGate` is called. */
 export function createFleetUpdates(options: FleetUpdatesOptions): FleetUpdates {
   return new Updates(options);
+}
+
+/**
+ * The config keys the boot count reads: where the update files are, the start limit, and how to
+ * log. Nothing else of the config is parsed before the start is counted, so a config the new
+ * version refuses still counts as a failed start of it.
+ */
+export const BOOT_CONFIG_KEYS: readonly string[] = [
+  "stateDir",
+  "update.stateDir",
+  "update.slotsDir",
+  "update.factoryDir",
+  "update.maxBootAttempts",
+  "log.level",
+  "log.format",
+];
+
+/** Environment variables besides `QEIL_*` that the default state folder derives from (see config.ts). */
+const STATE_DIR_ENV = ["STATE_DIRECTORY", "XDG_STATE_HOME", "HOME"];
+
+/**
+ * The update folders and logging of the service, from the same three layers as `parseConfig` (and
+ * parsed by it, so every default and derived path is the one the service uses) but reading only
+ * `BOOT_CONFIG_KEYS`: other keys, and their mistakes, are left to the full parse.
+ * @throws ConfigError naming the key when one of these keys is invalid (the full parse would refuse it too)
+ */
+export function bootConfigOf(
+  fileJson: unknown,
+  env: Readonly<Record<string, string | undefined>>,
+  flags: Readonly<Record<string, RawValue>>,
+  options: ParseConfigOptions = {},
+): Pick<ServiceConfig, "update" | "log" | "stateDir"> {
+  const file: Record<string, unknown> = {};
+  for (const key of BOOT_CONFIG_KEYS) {
+    const value = lookup(fileJson, key.split("."));
+    if (value === undefined) continue;
+    const parts = key.split(".");
+    let node = file;
+    for (const part of parts.slice(0, -1)) node = (node[part] ??= {}) as Record<string, unknown>;
+    node[parts[parts.length - 1]] = value;
+  }
+  const names = new Set([...BOOT_CONFIG_KEYS.map(envNameOf), ...STATE_DIR_ENV]);
+  const bootEnv = Object.fromEntries(Object.entries(env).filter(([name]) => names.has(name)));
+  const bootFlags = Object.fromEntries(Object.entries(flags).filter(([key]) => BOOT_CONFIG_KEYS.includes(key)));
+  const config = parseConfig(file, bootEnv, bootFlags, options);
+  return { stateDir: config.stateDir, update: config.update, log: config.log };
+}
+
+function lookup(value: unknown, path: readonly string[]): unknown {
+  let node = value;
+  for (const part of path) {
+    if (typeof node !== "object" || node === null || Array.isArray(node)) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+/**
+ * Counts this start of the service for the fleet updater (`countBootAttempt`, src/update/boot.ts):
+ * call it first thing, before the board, the model and the broker. A `restart-required` outcome
+ * means a new version used up its starts and was rolled back: exit with `RESTART_EXIT_CODE` at once.
+ */
+export async function countServiceBoot(
+  config: Pick<ServiceConfig, "update">,
+  version: string,
+  logger: Logger,
+  clock?: Clock,
+): Promise<BootOutcome> {
+  const outcome = await countBootAttempt({
+    stateDir: config.update.stateDir,
+    slotsDir: config.update.slotsDir,
+    factoryDir: config.update.factoryDir,
+    currentVersion: version,
+    maxBootAttempts: config.update.maxBootAttempts,
+    logger,
+    ...(clock ? { clock } : {}),
+  });
+  switch (outcome.kind) {
+    case "restart-required":
+      logger.warn("update rolled back at start: restarting into the previous version", {
+        version: outcome.version,
+        reason: outcome.why,
+      });
+      break;
+    case "rolled-back":
+      logger.warn("update rolled back at start: running the previous version", {
+        version: outcome.version,
+        reason: outcome.reason,
+      });
+      break;
+    case "failed":
+      logger.error("cannot count this start for the fleet updater; starting anyway", { error: outcome.error });
+      break;
+    case "idle":
+    case "trial":
+      break;
+  }
+  return outcome;
 }
 
 /** What the self-checks of the health gate look at. */

@@ -1,9 +1,11 @@
 /**
  * What the updater reports: a status event at every step and a fault for
  * every failure, through an injected publisher (the MQTT bridge publishes
- * them on `update` and `fault`; tests record them).
+ * them on `update` and `fault`; tests record them). The outcomes (`committed`,
+ * `rolled-back` and its fault) go through the outbox first (outbox.ts).
  */
 import type { UpdateFailureReason } from "./failure.ts";
+import type { UpdateAnnouncement } from "./outbox.ts";
 import type { SlotRef } from "./slots.ts";
 
 /** The steps an update goes through, in order, plus its endings. */
@@ -53,8 +55,18 @@ export interface UpdateFaultEvent {
   manifestId?: string;
 }
 
-/** Where update events go. A publisher that throws is logged, never fatal to the update. */
+/**
+ * Where update events go. A publisher that throws or rejects is logged, never fatal to the update;
+ * the updater never waits for a live step to be delivered.
+ */
 export interface UpdatePublisher {
   status(event: UpdateStatusEvent): void | Promise<void>;
   fault(event: UpdateFaultEvent): void | Promise<void>;
+  /**
+   * Delivers a queued outcome (`Updater.announce()`): its status, then its fault. Resolve only once
+   * both were delivered (the service: acknowledged by the broker); until then the outcome stays queued
+   * and a later `announce()` sends it again.
+   * @default `status()` then `fault()`, each awaited
+   */
+  announce?(announcement: UpdateAnnouncement): Promise<void>;
 }

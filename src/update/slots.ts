@@ -5,6 +5,13 @@
  * slot. The switch is a symlink created beside `current` and renamed over it,
  * then the directory is fsynced: after a crash `current` is either the old or
  * the new target, never missing or half-written.
+ *
+ * While a freshly switched slot is on trial (between the switch and its
+ * passed health gate), `trial` names it, the slot to fall back to and how many
+ * starts it gets; the device's launcher (yocto-layer/meta-qeil, files/
+ * qeil-launcher.sh) appends a line to `trial-boots` at each start of the trial
+ * slot and starts the fallback instead once the starts are used up, so even a
+ * release that cannot start its runtime is left behind.
  */
 
 /** The two writable slots. */
@@ -32,6 +39,18 @@ export interface SlotStoreOptions {
 }
 
 const SLOT_INFO_FILE = "slot.json";
+/** Names the slot on trial, its fallback and its start limit, one per line (read by the launcher). */
+const TRIAL_FILE = "trial";
+/** One line per start of the trial slot, appended by the launcher. */
+const TRIAL_BOOTS_FILE = "trial-boots";
+
+/** What `trial` says: the launcher's view of a slot that has not passed its health gate yet. */
+export interface SlotTrial {
+  slot: SlotName;
+  /** Where the launcher goes once `maxBootAttempts` starts are used up. */
+  fallback: SlotRef;
+  maxBootAttempts: number;
+}
 
 /** The A/B slot directory. */
 export class SlotStore {
@@ -124,6 +143,61 @@ export class SlotStore {
     }
   }
 
+  /**
+   * Puts `slot` on trial for the launcher, before `current` is switched to it: the launcher's start
+   * count starts from zero, and after `maxBootAttempts` starts it runs `fallback` instead.
+   */
+  async beginTrial(trial: SlotTrial): Promise<void> {
+    if (!Number.isInteger(trial.maxBootAttempts) || trial.maxBootAttempts < 1) {
+      throw new RangeError(`slots: maxBootAttempts must be an integer >= 1, got ${trial.maxBootAttempts}`);
+    }
+    await removeIfPresent(`${this.root}/${TRIAL_BOOTS_FILE}`);
+    await writeFileDurably(
+      `${this.root}/${TRIAL_FILE}`,
+      `${trial.slot}\n${trial.fallback}\n${trial.maxBootAttempts}\n`,
+    );
+  }
+
+  /** Ends the trial (the slot passed its gate or was rolled back): the launcher stops counting. */
+  async endTrial(): Promise<void> {
+    const removed = await removeIfPresent(`${this.root}/${TRIAL_FILE}`);
+    const counted = await removeIfPresent(`${this.root}/${TRIAL_BOOTS_FILE}`);
+    if (removed || counted) await fsyncDir(this.root);
+  }
+
+  /** The trial in progress, or `undefined`. @throws SyntaxError when `trial` is not what `beginTrial` writes */
+  async trial(): Promise<SlotTrial | undefined> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(`${this.root}/${TRIAL_FILE}`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    const [slot, fallback, max] = text.split("\n");
+    const maxBootAttempts = Number(max);
+    if (
+      (slot !== "a" && slot !== "b") || (fallback !== "a" && fallback !== "b" && fallback !== "factory") ||
+      !Number.isInteger(maxBootAttempts) || maxBootAttempts < 1
+    ) {
+      throw new SyntaxError(
+        `slots: ${this.root}/${TRIAL_FILE} is not "<slot>\\n<fallback>\\n<starts>": ${JSON.stringify(text)}`,
+      );
+    }
+    return { slot, fallback, maxBootAttempts };
+  }
+
+  /** Starts of the trial slot the launcher counted (0 without a launcher, or before the first start). */
+  async trialBoots(): Promise<number> {
+    try {
+      const text = await Deno.readTextFile(`${this.root}/${TRIAL_BOOTS_FILE}`);
+      return text.split("\n").filter((line) => line !== "").length;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return 0;
+      throw error;
+    }
+  }
+
   /** Atomically points `current` at `ref` (rename over the old link, then fsync the directory). */
   async switchTo(ref: SlotRef): Promise<void> {
     let target: string;
@@ -147,6 +221,36 @@ export class SlotStore {
     await Deno.rename(temp, this.currentPath);
     await fsyncDir(this.root);
   }
+}
+
+/** Removes a file; false when it was not there. */
+async function removeIfPresent(path: string): Promise<boolean> {
+  try {
+    await Deno.remove(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Writes a file so that after a crash it holds either its old or its new content: a temporary file
+ * beside it, fsynced, renamed over it, then the directory fsynced.
+ */
+export async function writeFileDurably(path: string, text: string, mode = 0o644): Promise<void> {
+  const dir = path.slice(0, path.lastIndexOf("/")) || ".";
+  await Deno.mkdir(dir, { recursive: true });
+  const temp = `${path}.tmp`;
+  const bytes = new TextEncoder().encode(text);
+  {
+    using file = await Deno.open(temp, { write: true, create: true, truncate: true, mode });
+    let written = 0;
+    while (written < bytes.length) written += await file.write(bytes.subarray(written));
+    await file.sync();
+  }
+  await Deno.rename(temp, path);
+  await fsyncDir(dir);
 }
 
 /** Flushes a directory's entries (a rename is durable only once its directory is synced). */

@@ -6,7 +6,7 @@
  */
 import type { SignedManifest } from "./manifest.ts";
 import type { SlotName, SlotRef } from "./slots.ts";
-import { fsyncDir } from "./slots.ts";
+import { writeFileDurably } from "./slots.ts";
 import { updateFailure } from "./failure.ts";
 import { isSemver } from "./semver.ts";
 
@@ -35,8 +35,17 @@ export interface PendingUpdate {
   toSlot: SlotName;
   /** How many times the download/install pipeline has been started for it. */
   attempts: number;
-  /** How many times the new version has started without passing its gate. */
+  /**
+   * Starts of the new version so far, counted by `countBootAttempt()` at the very beginning of each
+   * start (before anything that could crash), while it has not passed its gate.
+   */
   bootAttempts: number;
+  /**
+   * Starts the new version gets before it is rolled back, fixed by the version that accepted the
+   * update (so the new version's own config cannot change it). Absent in states written before it
+   * was recorded: the running updater's setting applies.
+   */
+  maxBootAttempts?: number;
   acceptedAtMs: number;
   /** Why a rollback was started (set in phase "rolling-back"). */
   rollbackReason?: string;
@@ -110,18 +119,7 @@ export class UpdateStateFile {
 
   /** Writes the state durably (temp file + fsync + rename + directory fsync). */
   async save(state: UpdateState): Promise<void> {
-    const dir = this.path.slice(0, this.path.lastIndexOf("/")) || ".";
-    await Deno.mkdir(dir, { recursive: true });
-    const temp = `${this.path}.tmp`;
-    const bytes = new TextEncoder().encode(JSON.stringify(state, null, 1) + "\n");
-    {
-      using file = await Deno.open(temp, { write: true, create: true, truncate: true, mode: 0o600 });
-      let written = 0;
-      while (written < bytes.length) written += await file.write(bytes.subarray(written));
-      await file.sync();
-    }
-    await Deno.rename(temp, this.path);
-    await fsyncDir(dir);
+    await writeFileDurably(this.path, JSON.stringify(state, null, 1) + "\n", 0o600);
   }
 }
 
@@ -144,6 +142,11 @@ function validateState(value: unknown): UpdateState {
       typeof p.bootAttempts !== "number"
     ) {
       throw new SyntaxError(`phase ${s.phase} needs a complete pending update`);
+    }
+    if (p.maxBootAttempts !== undefined && !(Number.isInteger(p.maxBootAttempts) && Number(p.maxBootAttempts) >= 1)) {
+      throw new SyntaxError(
+        `pending.maxBootAttempts must be an integer >= 1, got ${JSON.stringify(p.maxBootAttempts)}`,
+      );
     }
   }
   return value as UpdateState;

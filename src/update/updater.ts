@@ -7,12 +7,19 @@
  * hash, unpack into the inactive slot, switch `current` atomically and tell
  * the caller to exit so systemd starts the new version.
  *
- * `onStart(checks)` (every service start): finishes whatever a crash
- * interrupted, and when the running build is a freshly switched version, runs
- * its health gate: the injected checks must all pass within the configured
- * time, else `current` goes back to the previous slot and the caller must exit
- * again. A version that keeps crashing before its gate is rolled back after
- * `maxBootAttempts` starts.
+ * Every start of the service first counts itself with `countBootAttempt()`
+ * (boot.ts), before anything that could crash: a new version that keeps dying
+ * in its start-up is rolled back after `maxBootAttempts` starts without ever
+ * reaching `onStart`. Then `onStart(checks)`, once the service runs, finishes
+ * whatever a crash interrupted, and when the running build is a freshly
+ * switched version, runs its health gate: the injected checks must all pass
+ * within the configured time, else `current` goes back to the previous slot
+ * and the caller must exit again.
+ *
+ * Outcomes (a commit, a rollback and its fault) are queued in the outbox
+ * (outbox.ts) and published by `announce()`, which the service calls at each
+ * start and each broker connection until the publisher delivered them: a
+ * rollback decided while nobody could hear it is still reported.
  *
  * Each transition is persisted (see state.ts) before its step is taken, so a
  * crash at any step resumes or undoes cleanly on the next start.
@@ -32,6 +39,8 @@ import { createTarballInstaller, type Installer } from "./install.ts";
 import type { FleetPublicKey } from "./keys.ts";
 import { manifestId, parseSignedManifest, type SignedManifest, verifyManifestSignature } from "./manifest.ts";
 import { downloadArtifact } from "./download.ts";
+import { type UpdateAnnouncement, UpdateOutbox } from "./outbox.ts";
+import { aboutPending, commit, rollBack, saveState, type TrialEndDeps } from "./rollback.ts";
 import { compareSemver, isSemver } from "./semver.ts";
 import { type SlotName, type SlotRef, SlotStore } from "./slots.ts";
 import { type PendingUpdate, type UpdateState, UpdateStateFile } from "./state.ts";
@@ -50,7 +59,10 @@ export interface HealthGateOptions {
   timeoutMs?: number;
   /** Pause between rounds of checks. @default 2_000 */
   intervalMs?: number;
-  /** Starts of the new version without a passed gate before it is rolled back. @default 3 */
+  /**
+   * Starts of the new version without a passed gate before it is rolled back. Recorded in the
+   * pending update when it is accepted, so the limit of the accepting version applies. @default 3
+   */
   maxBootAttempts?: number;
 }
 
@@ -66,6 +78,10 @@ export interface UpdaterOptions {
   currentVersion: string;
   /** Fleet public keys; several may be valid at once for rotation. */
   publicKeys: readonly FleetPublicKey[];
+  /**
+   * Where events go: live steps without waiting for their delivery, queued outcomes from `announce()`,
+   * which keeps each queued until the publisher delivered it.
+   */
   publisher: UpdatePublisher;
   /** Unpacks the artifact into a slot. @default createTarballInstaller() */
   installer?: Installer;
@@ -99,7 +115,7 @@ export type ApplyOutcome =
 export type StartOutcome =
   /** Nothing pending. */
   | { kind: "idle" }
-  /** The running version passed its health gate and is now the installed version. */
+  /** The running version passed its health gate and is now the installed version (announce it). */
   | { kind: "committed"; version: string }
   /** `current` changed (an interrupted switch finished, or a rollback): exit so systemd restarts. */
   | { kind: "restart-required"; reason: "switched" | "rolled-back"; version: string }
@@ -108,12 +124,28 @@ export type StartOutcome =
   /** An interrupted update failed when resumed, or the state is unreadable. A fault was published. */
   | { kind: "failed"; error: UpdateError };
 
+/** What one `announce()` achieved. */
+export interface AnnounceResult {
+  /** Outcomes the publisher delivered (and that left the outbox). */
+  delivered: number;
+  /** Outcomes still queued (the publisher failed, or the signal aborted). */
+  pending: number;
+}
+
 /** The update state machine. */
 export interface Updater {
   /** Handles one `cmd/update` payload (JSON text, bytes or parsed object). */
   apply(manifest: unknown, signal?: AbortSignal): Promise<ApplyOutcome>;
-  /** Call once per start, after the subsystems the checks look at were launched. */
+  /**
+   * Call once per start, after `countBootAttempt()` counted the start and the subsystems the checks
+   * look at were launched. It does not count starts itself.
+   */
   onStart(checks: readonly HealthCheck[], signal?: AbortSignal): Promise<StartOutcome>;
+  /**
+   * Publishes the queued outcomes, oldest first, waiting for each (status, then its fault) to be
+   * delivered before it leaves the queue; stops at the first failure. Calls are serialised.
+   */
+  announce(signal?: AbortSignal): Promise<AnnounceResult>;
   /** The persisted state (for status pages). */
   state(): Promise<UpdateState>;
 }
@@ -150,8 +182,12 @@ class StateMachine implements Updater {
   readonly #log: Logger;
   readonly #slots: SlotStore;
   readonly #file: UpdateStateFile;
+  readonly #outbox: UpdateOutbox;
   readonly #installer: Installer;
+  readonly #ends: TrialEndDeps;
   #busy = false;
+  /** The announce() running (or finished); the next one starts after it. */
+  #announcing: Promise<unknown> = Promise.resolve();
 
   constructor(options: UpdaterOptions) {
     this.#o = options;
@@ -162,7 +198,16 @@ class StateMachine implements Updater {
       ...(options.factoryDir === undefined ? {} : { factoryDir: options.factoryDir }),
     });
     this.#file = new UpdateStateFile(options.stateDir);
+    this.#outbox = new UpdateOutbox(options.stateDir);
     this.#installer = options.installer ?? createTarballInstaller();
+    this.#ends = {
+      file: this.#file,
+      slots: this.#slots,
+      outbox: this.#outbox,
+      clock: this.#clock,
+      log: this.#log,
+      currentVersion: options.currentVersion,
+    };
   }
 
   state(): Promise<UpdateState> {
@@ -191,6 +236,42 @@ class StateMachine implements Updater {
     } finally {
       this.#busy = false;
     }
+  }
+
+  announce(signal?: AbortSignal): Promise<AnnounceResult> {
+    const run = this.#announcing.then(() => this.#announce(signal));
+    this.#announcing = run.catch(() => undefined);
+    return run;
+  }
+
+  async #announce(signal?: AbortSignal): Promise<AnnounceResult> {
+    const { announcements, unreadable } = await this.#outbox.list();
+    for (const bad of unreadable) {
+      // Nothing can be announced from it, and it would be reported at every start.
+      this.#log.error("discarding an unreadable update announcement", { file: bad.fileName, reason: bad.reason });
+      await this.#outbox.discard(bad.fileName);
+    }
+    let delivered = 0;
+    for (const a of announcements) {
+      try {
+        signal?.throwIfAborted();
+        await untilAborted(this.#deliver(a), signal);
+      } catch (error) {
+        this.#log.info("update outcome not announced yet; it stays queued", { id: a.id, error });
+        return { delivered, pending: announcements.length - delivered };
+      }
+      await this.#outbox.remove(a.id);
+      delivered++;
+      this.#log.info("update outcome announced", { step: a.status.step, version: a.status.version });
+    }
+    return { delivered, pending: 0 };
+  }
+
+  async #deliver(a: UpdateAnnouncement): Promise<void> {
+    const publisher = this.#o.publisher;
+    if (publisher.announce) return await publisher.announce(a);
+    await publisher.status(a.status);
+    if (a.fault) await publisher.fault(a.fault);
   }
 
   // ---- apply ---------------------------------------------------------------------------------
@@ -273,6 +354,7 @@ class StateMachine implements Updater {
       toSlot: this.#slots.inactiveOf(fromSlot),
       attempts: 1,
       bootAttempts: 0,
+      maxBootAttempts: this.#maxBootAttempts(),
       acceptedAtMs: this.#clock.nowMs(),
     };
     const maxIds = this.#o.maxSeenManifestIds ?? DEFAULTS.maxSeenManifestIds;
@@ -374,6 +456,7 @@ class StateMachine implements Updater {
       state.phase = "switching";
       await this.#save(state);
       await this.#status({ step, ...about });
+      await this.#beginTrial(pending);
       await this.#switch(pending.toSlot);
       state.phase = "awaiting-health";
       pending.bootAttempts = 0;
@@ -404,6 +487,29 @@ class StateMachine implements Updater {
       await this.#fault(step, error, manifest.version, pending.manifestId);
       return { kind: "failed", error };
     }
+  }
+
+  /** Tells the launcher the slot is on trial (before `current` names it). */
+  async #beginTrial(pending: PendingUpdate): Promise<void> {
+    try {
+      await this.#slots.beginTrial({
+        slot: pending.toSlot,
+        fallback: pending.fromSlot,
+        maxBootAttempts: pending.maxBootAttempts ?? this.#maxBootAttempts(),
+      });
+    } catch (error) {
+      throw updateFailure(
+        "Storage",
+        `update: cannot record the trial of slot ${pending.toSlot}: ${describeError(error)}`,
+        {
+          cause: error,
+        },
+      );
+    }
+  }
+
+  #maxBootAttempts(): number {
+    return this.#o.healthGate?.maxBootAttempts ?? DEFAULTS.maxBootAttempts;
   }
 
   async #switch(slot: SlotRef): Promise<void> {
@@ -437,6 +543,7 @@ class StateMachine implements Updater {
       case "switching": {
         // The crash hit around the rename of `current`: finish the switch (it is idempotent).
         try {
+          await this.#beginTrial(pending);
           await this.#switch(pending.toSlot);
         } catch (error) {
           return this.#rollback(state, pending, describeError(error));
@@ -508,25 +615,25 @@ class StateMachine implements Updater {
     signal?: AbortSignal,
   ): Promise<StartOutcome> {
     const version = pending.manifest.version;
+    // countBootAttempt() settles both cases before the service starts; they are checked again for a
+    // caller that did not count its start.
     if (this.#o.currentVersion !== version) {
       // `current` names the new slot but another build is running: the new one cannot be trusted.
       return this.#rollback(state, pending, `expected version ${version} to start, but ${this.#o.currentVersion} did`);
     }
-    const gate = this.#o.healthGate ?? {};
-    const maxBoots = gate.maxBootAttempts ?? DEFAULTS.maxBootAttempts;
-    pending.bootAttempts += 1;
-    await this.#save(state);
+    const maxBoots = pending.maxBootAttempts ?? this.#maxBootAttempts();
     if (pending.bootAttempts > maxBoots) {
       return this.#rollback(state, pending, `version ${version} started ${maxBoots} times without passing its gate`);
     }
-    const result = await this.#runGate(pending, checks, gate, signal);
+    const result = await this.#runGate(pending, checks, this.#o.healthGate ?? {}, signal);
     if (result.ok) {
-      if (compareSemver(version, state.installedVersion) > 0) state.installedVersion = version;
-      state.phase = "idle";
-      delete state.pending;
-      state.last = { outcome: "committed", version, manifestId: pending.manifestId, atMs: this.#clock.nowMs() };
-      await this.#save(state);
-      await this.#status({ step: "committed", ...this.#about(pending) });
+      try {
+        await commit(this.#ends, state, pending);
+      } catch (raw) {
+        const error = asUpdateError(raw, () => updateFailure("Storage", describeError(raw), { cause: raw }));
+        await this.#fault("health-check", error, version, pending.manifestId);
+        return { kind: "failed", error };
+      }
       this.#log.info("update committed", { version });
       return { kind: "committed", version };
     }
@@ -602,61 +709,33 @@ class StateMachine implements Updater {
   }
 
   async #rollback(state: UpdateState, pending: PendingUpdate, reason: string): Promise<StartOutcome> {
-    const version = pending.manifest.version;
-    const back = { ...this.#about(pending), slot: pending.fromSlot };
-    state.phase = "rolling-back";
-    pending.rollbackReason = reason;
-    await this.#save(state);
-    await this.#status({ step: "rolling-back", ...back, detail: { reason } });
-    try {
-      await this.#switch(pending.fromSlot);
-    } catch (raw) {
-      // Stay in rolling-back: the next start tries again.
-      const error = asUpdateError(raw, () => updateFailure("SwitchFailed", describeError(raw), { cause: raw }));
-      await this.#fault("rolling-back", error, version, pending.manifestId);
-      return { kind: "failed", error };
+    const result = await rollBack(this.#ends, state, pending, reason, (event) => void this.#status(event));
+    if (result.kind === "failed") {
+      // The state still says rolling-back: the next start tries again.
+      await this.#fault("rolling-back", result.error, pending.manifest.version, pending.manifestId);
     }
-    state.phase = "idle";
-    delete state.pending;
-    state.last = { outcome: "rolled-back", version, manifestId: pending.manifestId, atMs: this.#clock.nowMs(), reason };
-    await this.#save(state);
-    await this.#status({ step: "rolled-back", ...back, detail: { reason } });
-    await this.#fault(
-      "rolled-back",
-      updateFailure("HealthGate", `update to ${version} rolled back to ${pending.fromVersion}: ${reason}`),
-      version,
-      pending.manifestId,
-    );
-    this.#log.warn("update rolled back", { version, to: pending.fromVersion, reason });
-    if (this.#o.currentVersion === pending.fromVersion) return { kind: "rolled-back", version: pending.fromVersion };
-    return { kind: "restart-required", reason: "rolled-back", version: pending.fromVersion };
+    return result;
   }
 
   // ---- helpers -------------------------------------------------------------------------------
 
   #about(p: PendingUpdate): Pick<UpdateStatusEvent, "version" | "fromVersion" | "manifestId" | "slot"> {
-    return { version: p.manifest.version, fromVersion: p.fromVersion, manifestId: p.manifestId, slot: p.toSlot };
+    return aboutPending(p);
   }
 
-  async #save(state: UpdateState): Promise<void> {
-    try {
-      await this.#file.save(state);
-    } catch (error) {
-      throw updateFailure("Storage", `update: cannot save the state to ${this.#file.path}`, { cause: error });
-    }
+  #save(state: UpdateState): Promise<void> {
+    return saveState(this.#file, state);
   }
 
-  async #status(event: Omit<UpdateStatusEvent, "timestampMs">): Promise<void> {
+  /** Hands a live step to the publisher without waiting for its delivery (see `UpdaterOptions.publisher`). */
+  #status(event: Omit<UpdateStatusEvent, "timestampMs">): Promise<void> {
     const full: UpdateStatusEvent = { ...event, timestampMs: this.#clock.nowMs() };
     this.#log.debug("update step", { ...full });
-    try {
-      await this.#o.publisher.status(full);
-    } catch (error) {
-      this.#log.warn("cannot publish an update status event", { step: event.step, error });
-    }
+    this.#handOver(() => this.#o.publisher.status(full), "status event", event.step);
+    return Promise.resolve();
   }
 
-  async #fault(step: UpdateStep, error: UpdateError, version?: string, id?: string): Promise<void> {
+  #fault(step: UpdateStep, error: UpdateError, version?: string, id?: string): Promise<void> {
     const event: UpdateFaultEvent = {
       reason: failureReason(error) ?? "InstallFailed",
       step,
@@ -666,10 +745,27 @@ class StateMachine implements Updater {
       ...(id ? { manifestId: id } : {}),
     };
     this.#log.warn("update fault", { ...event });
+    this.#handOver(() => this.#o.publisher.fault(event), "fault", step);
+    return Promise.resolve();
+  }
+
+  /** Calls the publisher; a throw or a rejection is logged, never fatal to the update. */
+  #handOver(publish: () => void | Promise<void>, what: string, step: UpdateStep): void {
     try {
-      await this.#o.publisher.fault(event);
-    } catch (publishError) {
-      this.#log.warn("cannot publish an update fault", { step, error: publishError });
+      Promise.resolve(publish()).catch((error) => this.#log.warn(`update ${what} not delivered`, { step, error }));
+    } catch (error) {
+      this.#log.warn(`cannot publish an update ${what}`, { step, error });
     }
   }
+}
+
+/** Resolves or rejects with `promise`, or rejects with the signal's reason once it aborts. */
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }

@@ -97,16 +97,18 @@ export function sha256Hex(bytes: Uint8Array): string {
 /**
  * Builds a real release-bundle tarball for `version` (a launcher script and
  * MANIFEST.json, laid out like scripts/release.ts does) and returns its bytes.
+ * `binScript` replaces the launcher (default: it prints `qeil <version>`).
  */
 export async function buildBundleTarball(
   workDir: string,
   version: string,
-  options: { target?: string; tamper?: boolean } = {},
+  options: { target?: string; tamper?: boolean; binScript?: string } = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
   const name = `qeil-${version}-${options.target ?? Deno.build.arch}`;
   const root = `${workDir}/${name}`;
   await Deno.mkdir(`${root}/bin`, { recursive: true });
-  await Deno.writeTextFile(`${root}/bin/qeil`, `#!/bin/sh\necho "qeil ${version}"\n`, { mode: 0o755 });
+  const script = options.binScript ?? `#!/bin/sh\necho "qeil ${version}"\n`;
+  await Deno.writeTextFile(`${root}/bin/qeil`, script, { mode: 0o755 });
   await Deno.chmod(`${root}/bin/qeil`, 0o755);
   await Deno.writeTextFile(`${root}/README`, `qeil ${version} test bundle\n`);
   await writeBundleManifest(root, {

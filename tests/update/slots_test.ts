@@ -73,3 +73,35 @@ Deno.test("SlotStore refuses to switch to an empty slot or a current link it doe
     await assert.rejects(store.active(), /points at "\/somewhere\/else"/);
   });
 });
+
+Deno.test("SlotStore records a trial for the launcher and ends it, resetting the launcher's start count", async () => {
+  await withStore(async (store) => {
+    assert.equal(await store.trial(), undefined);
+    assert.equal(await store.trialBoots(), 0);
+    // The launcher appended two starts of an earlier trial; a new trial starts from zero.
+    await Deno.writeTextFile(`${store.root}/trial-boots`, "101\n102\n");
+    assert.equal(await store.trialBoots(), 2);
+    await store.beginTrial({ slot: "b", fallback: "factory", maxBootAttempts: 4 });
+    assert.equal(await Deno.readTextFile(`${store.root}/trial`), "b\nfactory\n4\n");
+    assert.deepEqual(await store.trial(), { slot: "b", fallback: "factory", maxBootAttempts: 4 });
+    assert.equal(await store.trialBoots(), 0);
+    await Deno.writeTextFile(`${store.root}/trial-boots`, "201\n");
+    await store.endTrial();
+    assert.equal(await store.trial(), undefined);
+    assert.equal(await store.trialBoots(), 0);
+    await store.endTrial(); // nothing left: still fine
+    await assert.rejects(Deno.stat(`${store.root}/trial.tmp`), Deno.errors.NotFound);
+  });
+});
+
+Deno.test("SlotStore refuses a trial without starts and names a trial file it cannot read", async () => {
+  await withStore(async (store) => {
+    await assert.rejects(store.beginTrial({ slot: "a", fallback: "factory", maxBootAttempts: 0 }), RangeError);
+    await Deno.writeTextFile(`${store.root}/trial`, "c\nfactory\n3\n");
+    await assert.rejects(store.trial(), (e: Error) => {
+      assert.ok(e instanceof SyntaxError);
+      assert.match(e.message, /slots\/trial is not .*"c\\nfactory\\n3\\n"/);
+      return true;
+    });
+  });
+});

@@ -1,72 +1,24 @@
 import assert from "node:assert/strict";
-import { fail as failed, ManualClock, ok, UpdateError } from "../../src/core/mod.ts";
+import { fail as failed, ok, UpdateError } from "../../src/core/mod.ts";
 import {
   createUpdater,
   failureReason,
   type HealthCheck,
   type SignedManifest,
-  type UpdaterOptions,
+  UpdateOutbox,
+  type UpdatePublisher,
   UpdateStateFile,
 } from "../../src/update/mod.ts";
 import {
   buildBundleTarball,
   closedPortUrl,
   makeKeys,
-  RecordingPublisher,
   signFor,
   snapshotDir,
   startCuttingServer,
   startServer,
-  type TestKeys,
 } from "./helpers.ts";
-
-interface Rig extends AsyncDisposable {
-  dir: string;
-  slotsDir: string;
-  stateDir: string;
-  factoryDir: string;
-  keys: TestKeys;
-  publisher: RecordingPublisher;
-  clock: ManualClock;
-  options(currentVersion: string, extra?: Partial<UpdaterOptions>): UpdaterOptions;
-}
-
-async function rig(): Promise<Rig> {
-  const dir = await Deno.makeTempDir({ prefix: "qeil-update-" });
-  const factoryDir = `${dir}/factory`;
-  await Deno.mkdir(`${factoryDir}/bin`, { recursive: true });
-  const keys = await makeKeys();
-  const publisher = new RecordingPublisher();
-  const clock = new ManualClock(Date.parse("2026-03-01T12:00:00Z"));
-  const slotsDir = `${dir}/slots`;
-  const stateDir = `${dir}/state`;
-  return {
-    dir,
-    slotsDir,
-    stateDir,
-    factoryDir,
-    keys,
-    publisher,
-    clock,
-    options: (currentVersion, extra = {}) => ({
-      stateDir,
-      slotsDir,
-      factoryDir,
-      currentVersion,
-      publicKeys: [keys.publicKey],
-      publisher,
-      clock,
-      healthGate: { timeoutMs: 30_000, intervalMs: 5_000, maxBootAttempts: 3 },
-      ...extra,
-    }),
-    async [Symbol.asyncDispose]() {
-      await Deno.remove(dir, { recursive: true });
-    },
-  };
-}
-
-const healthy: HealthCheck = { name: "broker", check: () => Promise.resolve(ok(true)) };
-const unhealthy: HealthCheck = { name: "broker", check: () => Promise.resolve(failed("not connected")) };
+import { healthy, installV110, type Rig, rig, unhealthy } from "./rig.ts";
 
 /** Drives a manual clock through health-gate rounds until `done` settles. */
 async function driveGate<T>(r: Rig, done: Promise<T>): Promise<T> {
@@ -88,14 +40,6 @@ function assertRejected(outcome: { kind: string; error?: UpdateError }, reason: 
   assert.ok(outcome.error instanceof UpdateError);
   assert.equal(failureReason(outcome.error), reason, outcome.error.message);
   return outcome.error;
-}
-
-/** Applies v1.1.0 over factory 1.0.0 and returns what was served. */
-async function installV110(r: Rig, server: { url(p: string): string }, bytes: Uint8Array): Promise<SignedManifest> {
-  const manifest = await signFor(r.keys, "1.1.0", server.url("/qeil-1.1.0.tar.gz"), bytes);
-  const outcome = await createUpdater(r.options("1.0.0")).apply(JSON.stringify(manifest));
-  assert.equal(outcome.kind, "restart-required");
-  return manifest;
 }
 
 Deno.test("apply() installs a signed update into the inactive slot, switches, and the gate commits it", async () => {
@@ -125,14 +69,25 @@ Deno.test("apply() installs a signed update into the inactive slot, switches, an
   assert.ok(r.publisher.statuses.every((e) => e.timestampMs === r.clock.nowMs()));
   assert.equal((await createUpdater(r.options("1.0.0")).state()).phase, "awaiting-health");
 
-  // systemd restarts the service: the new version runs and passes its gate.
-  const started = await createUpdater(r.options("1.1.0")).onStart([healthy]);
+  // The launcher is told before the switch that slot a is on trial, falling back to the factory.
+  assert.equal(await Deno.readTextFile(`${r.slotsDir}/trial`), "a\nfactory\n3\n");
+
+  // systemd restarts the service: the new version counts its start, runs and passes its gate.
+  assert.deepEqual(await r.boot("1.1.0"), { kind: "trial", version: "1.1.0", bootAttempt: 1, maxBootAttempts: 3 });
+  const updater = createUpdater(r.options("1.1.0"));
+  const started = await updater.onStart([healthy]);
   assert.deepEqual(started, { kind: "committed", version: "1.1.0" });
   const state = await createUpdater(r.options("1.1.0")).state();
   assert.equal(state.phase, "idle");
   assert.equal(state.installedVersion, "1.1.0");
   assert.equal(state.last?.outcome, "committed");
+  await assert.rejects(Deno.stat(`${r.slotsDir}/trial`), Deno.errors.NotFound, "the trial ends with the commit");
+  // The outcome is announced, once.
+  assert.equal(r.publisher.steps().at(-1), "restart-required");
+  assert.deepEqual(await updater.announce(), { delivered: 1, pending: 0 });
   assert.equal(r.publisher.steps().at(-1), "committed");
+  assert.equal(r.publisher.statuses.at(-1)?.detail?.bootAttempts, 1);
+  assert.deepEqual(await updater.announce(), { delivered: 0, pending: 0 });
 });
 
 Deno.test("apply() rejects a bad signature with a fault, before downloading, and changes nothing", async () => {
@@ -232,9 +187,11 @@ Deno.test("apply() refuses a replayed manifest and an older version after an upd
   });
   const old = await signFor(r.keys, "1.0.5", server.url("/qeil-1.0.5.tar.gz"), v105);
   assert.equal((await createUpdater(r.options("1.0.0")).apply(old)).kind, "restart-required");
+  assert.equal((await r.boot("1.0.5")).kind, "trial");
   assert.equal((await createUpdater(r.options("1.0.5")).onStart([healthy])).kind, "committed");
   const newer = await signFor(r.keys, "1.1.0", server.url("/qeil-1.1.0.tar.gz"), v110);
   assert.equal((await createUpdater(r.options("1.0.5")).apply(newer)).kind, "restart-required");
+  assert.equal((await r.boot("1.1.0")).kind, "trial");
   assert.equal((await createUpdater(r.options("1.1.0")).onStart([healthy])).kind, "committed");
   const before = await snapshotDir(r.slotsDir);
   const hits = server.hits.get("/qeil-1.0.5.tar.gz");
@@ -265,13 +222,19 @@ Deno.test("onStart() rolls back a version that fails its health gate in time and
   await installV110(r, server, bytes);
   assert.equal(await Deno.readLink(`${r.slotsDir}/current`), "a");
 
-  const outcome = await driveGate(r, createUpdater(r.options("1.1.0")).onStart([healthy, unhealthy]));
+  assert.equal((await r.boot("1.1.0")).kind, "trial");
+  const updater = createUpdater(r.options("1.1.0"));
+  const outcome = await driveGate(r, updater.onStart([healthy, unhealthy]));
   assert.deepEqual(outcome, { kind: "restart-required", reason: "rolled-back", version: "1.0.0" });
   assert.equal(await Deno.readLink(`${r.slotsDir}/current`), r.factoryDir);
+  await assert.rejects(Deno.stat(`${r.slotsDir}/trial`), Deno.errors.NotFound, "the trial ends with the rollback");
   assert.equal(r.clock.monotonicMs(), 30_000, "the gate gives up exactly at its timeout");
   const rounds = r.publisher.statuses.filter((e) => e.step === "health-check");
   assert.equal(rounds.length, 6);
   assert.deepEqual(rounds[0].detail?.failing, ["broker: not connected"]);
+  // The outcome waits in the outbox for whoever can announce it (here: before the restart).
+  assert.equal(r.publisher.faults.length, 0);
+  assert.deepEqual(await updater.announce(), { delivered: 1, pending: 0 });
   const fault = r.publisher.faults.at(-1);
   assert.equal(fault?.reason, "HealthGate");
   assert.match(fault?.message ?? "", /rolled back to 1\.0\.0: health gate not passed within 30000 ms/);
@@ -282,6 +245,7 @@ Deno.test("onStart() rolls back a version that fails its health gate in time and
   assert.equal(state.last?.outcome, "rolled-back");
 
   // The old version starts again: nothing pending. The rolled-back manifest cannot be replayed.
+  assert.deepEqual(await r.boot("1.0.0"), { kind: "idle", phase: "idle" });
   assert.deepEqual(await createUpdater(r.options("1.0.0")).onStart([healthy]), { kind: "idle" });
   const again = await createUpdater(r.options("1.0.0")).apply(
     await signFor(r.keys, "1.1.0", server.url("/qeil-1.1.0.tar.gz"), bytes),
@@ -299,6 +263,7 @@ Deno.test("onStart() commits as soon as the checks pass within the gate", async 
     name: "broker",
     check: () => Promise.resolve(connected ? ok(true) : failed("connecting")),
   };
+  assert.equal((await r.boot("1.1.0")).kind, "trial");
   const gate = createUpdater(r.options("1.1.0")).onStart([broker]);
   await r.publisher.next("health-check");
   await r.clock.advance(5_000);
@@ -309,13 +274,66 @@ Deno.test("onStart() commits as soon as the checks pass within the gate", async 
   assert.equal(await Deno.readLink(`${r.slotsDir}/current`), "a");
 });
 
-Deno.test("onStart() rolls back a version that crashes before its gate more than maxBootAttempts times", async () => {
+Deno.test("a version that dies in its start-up is rolled back at its fourth start, and the previous version announces it", async () => {
+  await using r = await rig();
+  const bytes = await buildBundleTarball(r.dir, "1.1.0");
+  await using server = startServer({ "/qeil-1.1.0.tar.gz": () => new Response(bytes) });
+  await installV110(r, server, bytes);
+  // Three starts that die right after counting themselves: none reaches onStart().
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    assert.deepEqual(await r.boot("1.1.0"), {
+      kind: "trial",
+      version: "1.1.0",
+      bootAttempt: attempt,
+      maxBootAttempts: 3,
+    });
+    // Counted on disk before the start goes on.
+    assert.equal((await new UpdateStateFile(r.stateDir).load("1.1.0")).pending?.bootAttempts, attempt);
+  }
+  const stepsBefore = r.publisher.steps().length;
+  const fourth = await r.boot("1.1.0");
+  assert.deepEqual(fourth, {
+    kind: "restart-required",
+    reason: "rolled-back",
+    version: "1.0.0",
+    why: "version 1.1.0 started 3 times without passing its health gate",
+  });
+  assert.equal(await Deno.readLink(`${r.slotsDir}/current`), r.factoryDir);
+  await assert.rejects(Deno.stat(`${r.slotsDir}/trial`), Deno.errors.NotFound);
+  const state = await new UpdateStateFile(r.stateDir).load("1.0.0");
+  assert.equal(state.phase, "idle");
+  assert.equal(state.last?.outcome, "rolled-back");
+  assert.equal(r.publisher.steps().length, stepsBefore, "nothing can be published before the service runs");
+  const queued = (await new UpdateOutbox(r.stateDir).list()).announcements;
+  assert.deepEqual(queued.map((a) => [a.status.step, a.fault?.reason]), [["rolled-back", "HealthGate"]]);
+
+  // The previous version starts: nothing to count or gate, and it announces the rollback.
+  assert.deepEqual(await r.boot("1.0.0"), { kind: "idle", phase: "idle" });
+  const old = createUpdater(r.options("1.0.0"));
+  assert.deepEqual(await old.onStart([healthy]), { kind: "idle" });
+  assert.deepEqual(await old.announce(), { delivered: 1, pending: 0 });
+  const rolledBack = r.publisher.statuses.at(-1);
+  assert.equal(rolledBack?.step, "rolled-back");
+  assert.equal(rolledBack?.slot, "factory");
+  assert.equal(rolledBack?.version, "1.1.0");
+  assert.equal(rolledBack?.detail?.bootAttempts, 4);
+  const fault = r.publisher.faults.at(-1);
+  assert.equal(fault?.reason, "HealthGate");
+  assert.equal(
+    fault?.message,
+    "update to 1.1.0 rolled back to 1.0.0: version 1.1.0 started 3 times without passing its health gate",
+  );
+  assert.deepEqual((await new UpdateOutbox(r.stateDir).list()).announcements, []);
+});
+
+Deno.test("a version that dies in its gate counts each start and is rolled back after its last", async () => {
   await using r = await rig();
   const bytes = await buildBundleTarball(r.dir, "1.1.0");
   await using server = startServer({ "/qeil-1.1.0.tar.gz": () => new Response(bytes) });
   await installV110(r, server, bytes);
   // Three starts that die during the gate (the process is killed: the gate promise is abandoned).
   for (let i = 0; i < 3; i++) {
+    assert.equal((await r.boot("1.1.0")).kind, "trial");
     const controller = new AbortController();
     const gate = createUpdater(r.options("1.1.0")).onStart([unhealthy], controller.signal);
     await r.publisher.next("health-check");
@@ -323,10 +341,22 @@ Deno.test("onStart() rolls back a version that crashes before its gate more than
     assert.equal((await gate).kind, "failed");
   }
   assert.equal((await createUpdater(r.options("1.1.0")).state()).pending?.bootAttempts, 3);
-  const fourth = await createUpdater(r.options("1.1.0")).onStart([healthy]);
-  assert.deepEqual(fourth, { kind: "restart-required", reason: "rolled-back", version: "1.0.0" });
-  assert.match(r.publisher.faults.at(-1)?.message ?? "", /started 3 times without passing its gate/);
+  assert.equal((await r.boot("1.1.0")).kind, "restart-required");
   assert.equal(await Deno.readLink(`${r.slotsDir}/current`), r.factoryDir);
+});
+
+Deno.test("the start limit of the version that accepted the update applies, not the new version's", async () => {
+  await using r = await rig();
+  const bytes = await buildBundleTarball(r.dir, "1.1.0");
+  await using server = startServer({ "/qeil-1.1.0.tar.gz": () => new Response(bytes) });
+  const manifest = await signFor(r.keys, "1.1.0", server.url("/qeil-1.1.0.tar.gz"), bytes);
+  const accepting = createUpdater(r.options("1.0.0", { healthGate: { maxBootAttempts: 1 } }));
+  assert.equal((await accepting.apply(manifest)).kind, "restart-required");
+  assert.equal((await new UpdateStateFile(r.stateDir).load("1.0.0")).pending?.maxBootAttempts, 1);
+  assert.equal(await Deno.readTextFile(`${r.slotsDir}/trial`), "a\nfactory\n1\n");
+  // The new version's own setting (3) does not buy it more starts.
+  assert.equal((await r.boot("1.1.0")).kind, "trial");
+  assert.equal((await r.boot("1.1.0")).kind, "restart-required");
 });
 
 Deno.test("onStart() resumes an update whose process died while installing", async () => {
@@ -370,10 +400,12 @@ Deno.test("onStart() finishes a switch that a crash interrupted before current w
   await file.save(state);
   await Deno.remove(`${r.slotsDir}/current`);
 
+  await Deno.remove(`${r.slotsDir}/trial`);
   const outcome = await createUpdater(r.options("1.0.0")).onStart([healthy]);
   assert.deepEqual(outcome, { kind: "restart-required", reason: "switched", version: "1.1.0" });
   assert.equal(await Deno.readLink(`${r.slotsDir}/current`), "a");
   assert.equal((await file.load("1.0.0")).phase, "awaiting-health");
+  assert.equal(await Deno.readTextFile(`${r.slotsDir}/trial`), "a\nfactory\n3\n", "the trial is recorded again");
 });
 
 Deno.test("onStart() finishes an interrupted rollback without another restart", async () => {
@@ -387,9 +419,11 @@ Deno.test("onStart() finishes an interrupted rollback without another restart", 
   state.pending!.rollbackReason = "broker never connected";
   await file.save(state);
   // The crash came after current was switched back; the old version is running.
-  const outcome = await createUpdater(r.options("1.0.0")).onStart([healthy]);
+  const updater = createUpdater(r.options("1.0.0"));
+  const outcome = await updater.onStart([healthy]);
   assert.deepEqual(outcome, { kind: "rolled-back", version: "1.0.0" });
   assert.equal(await Deno.readLink(`${r.slotsDir}/current`), r.factoryDir);
+  await updater.announce();
   assert.match(r.publisher.faults.at(-1)?.message ?? "", /broker never connected/);
 });
 
@@ -433,6 +467,7 @@ Deno.test("apply() installs into slot b when slot a is active, keeping a as the 
     "/qeil-1.2.0.tar.gz": () => new Response(v120),
   });
   await installV110(r, server, v110);
+  assert.equal((await r.boot("1.1.0")).kind, "trial");
   assert.equal((await createUpdater(r.options("1.1.0")).onStart([healthy])).kind, "committed");
   const m = await signFor(r.keys, "1.2.0", server.url("/qeil-1.2.0.tar.gz"), v120);
   assert.deepEqual(await createUpdater(r.options("1.1.0")).apply(m), {
@@ -440,8 +475,95 @@ Deno.test("apply() installs into slot b when slot a is active, keeping a as the 
     version: "1.2.0",
     slot: "b",
   });
+  assert.equal(await Deno.readTextFile(`${r.slotsDir}/trial`), "b\na\n3\n");
+  assert.equal((await r.boot("1.2.0")).kind, "trial");
   const outcome = await driveGate(r, createUpdater(r.options("1.2.0")).onStart([unhealthy]));
   assert.deepEqual(outcome, { kind: "restart-required", reason: "rolled-back", version: "1.1.0" });
   assert.equal(await Deno.readLink(`${r.slotsDir}/current`), "a");
   assert.equal(JSON.parse(await Deno.readTextFile(`${r.slotsDir}/a/slot.json`)).version, "1.1.0");
+});
+
+/** Rolls 1.1.0 back at its fourth start (it dies in start-up each time): one outcome is queued. */
+async function queueRollback(r: Rig): Promise<void> {
+  const bytes = await buildBundleTarball(r.dir, "1.1.0");
+  await using server = startServer({ "/qeil-1.1.0.tar.gz": () => new Response(bytes) });
+  await installV110(r, server, bytes);
+  for (let i = 0; i < 4; i++) await r.boot("1.1.0");
+  assert.equal((await new UpdateOutbox(r.stateDir).list()).announcements.length, 1);
+}
+
+Deno.test("announce() keeps an outcome queued while it cannot be delivered, and a later start delivers it", async () => {
+  await using r = await rig();
+  await queueRollback(r);
+  // The broker is down: the publisher's deliveries fail.
+  const down: UpdatePublisher = {
+    status: () => Promise.reject(new Error("MQTT bridge closed before the broker was reached")),
+    fault: () => Promise.reject(new Error("MQTT bridge closed before the broker was reached")),
+  };
+  const first = createUpdater({ ...r.options("1.0.0"), publisher: down });
+  assert.deepEqual(await first.announce(), { delivered: 0, pending: 1 });
+  assert.deepEqual(await first.announce(), { delivered: 0, pending: 1 }, "tried again, still queued");
+  // Delivered status, failed fault: the outcome stays queued (it is announced whole, or again).
+  let statuses = 0;
+  const half = createUpdater({
+    ...r.options("1.0.0"),
+    publisher: { status: () => void statuses++, fault: () => Promise.reject(new Error("offline queue full")) },
+  });
+  assert.deepEqual(await half.announce(), { delivered: 0, pending: 1 });
+  assert.equal(statuses, 1);
+  // The next process, with the broker back.
+  const next = createUpdater(r.options("1.0.0"));
+  assert.deepEqual(await next.announce(), { delivered: 1, pending: 0 });
+  assert.deepEqual(r.publisher.steps(), [
+    "received",
+    "verified",
+    "downloading",
+    "downloaded",
+    "installing",
+    "installed",
+    "switching",
+    "switched",
+    "restart-required",
+    "rolled-back",
+  ]);
+  assert.deepEqual(r.publisher.faults.map((f) => f.reason), ["HealthGate"]);
+  assert.deepEqual(await next.announce(), { delivered: 0, pending: 0 });
+});
+
+Deno.test("announce() stops waiting for a delivery when its signal aborts and keeps the outcome", async () => {
+  await using r = await rig();
+  await queueRollback(r);
+  let handedOver!: () => void;
+  const waiting = new Promise<void>((resolve) => handedOver = resolve);
+  const hanging: UpdatePublisher = {
+    status: () => {
+      handedOver();
+      return new Promise<void>(() => {}); // queued for a broker that never comes back
+    },
+    fault: () => Promise.resolve(),
+  };
+  const controller = new AbortController();
+  const run = createUpdater({ ...r.options("1.0.0"), publisher: hanging }).announce(controller.signal);
+  await waiting;
+  controller.abort(new DOMException("the service is stopping", "AbortError"));
+  assert.deepEqual(await run, { delivered: 0, pending: 1 });
+  assert.equal((await new UpdateOutbox(r.stateDir).list()).announcements.length, 1);
+});
+
+Deno.test("announce() calls at once are serialised: each outcome is delivered once", async () => {
+  await using r = await rig();
+  await queueRollback(r);
+  const updater = createUpdater(r.options("1.0.0"));
+  const results = await Promise.all([updater.announce(), updater.announce(), updater.announce()]);
+  assert.deepEqual(results.map((x) => x.delivered), [1, 0, 0]);
+  assert.equal(r.publisher.statuses.filter((e) => e.step === "rolled-back").length, 1);
+});
+
+Deno.test("announce() discards a queued file that is not an announcement and delivers the rest", async () => {
+  await using r = await rig();
+  await queueRollback(r);
+  await Deno.writeTextFile(`${r.stateDir}/outbox/torn.json`, "{");
+  const updater = createUpdater(r.options("1.0.0"));
+  assert.deepEqual(await updater.announce(), { delivered: 1, pending: 0 });
+  assert.deepEqual([...Deno.readDirSync(`${r.stateDir}/outbox`)], []);
 });
