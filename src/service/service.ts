@@ -521,7 +521,11 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         factoryDir: config.update.factoryDir,
         currentVersion: deps.version,
         publicKeys,
-        publisher: { status: (e) => updates.publisher.status(e), fault: (e) => updates.publisher.fault(e) },
+        publisher: {
+          status: (e) => updates.publisher.status(e),
+          fault: (e) => updates.publisher.fault(e),
+          announce: (a) => updates.publisher.announce(a),
+        },
         clock,
         maxArtifactBytes: config.update.maxArtifactBytes,
         downloadTimeoutMs: config.update.downloadTimeoutMs,

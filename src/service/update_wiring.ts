@@ -71,8 +71,11 @@ export interface FleetUpdatesOptions {
 
 /** Fleet updates of a running service. */
 export interface FleetUpdates {
-  /** The updater's publisher (events to the sink, faults to the sink and `onFault`). */
-  readonly publisher: UpdatePublisher;
+  /**
+   * The updater's publisher: live steps to the sink, faults to the sink and `onFault`, and queued
+   * outcomes to the sink, resolving once the broker acknowledged them.
+   */
+  readonly publisher: Required<UpdatePublisher>;
   /**
    * Handles a `cmd/update` payload: resolves once the updater has durably
    * accepted the manifest (the bridge acknowledges the message then) or
@@ -106,7 +109,7 @@ export function updateFaultEvent(event: UpdateFaultEvent): FaultEvent {
 }
 
 class Updates implements FleetUpdates {
-  readonly publisher: UpdatePublisher;
+  readonly publisher: Required<UpdatePublisher>;
   readonly #o: FleetUpdatesOptions;
   readonly #stop = new AbortController();
   /** Publishes handed to the sink and not yet settled, and the announce() running. */

@@ -1,10 +1,11 @@
 /**
  * The `update.*` configuration keys: defaults under the state folder, fleet
- * keys as `qeil release keygen` prints them, and errors that name the key.
+ * keys as `qeil release keygen` prints them, and errors that name the key;
+ * and the few keys the boot count reads before the rest of the config.
  */
 import assert from "node:assert/strict";
 import { ConfigError, createLogger } from "../../src/core/mod.ts";
-import { createService, parseConfig } from "../../src/service/mod.ts";
+import { bootConfigOf, createService, parseConfig } from "../../src/service/mod.ts";
 import { generateFleetKeyPair } from "../../src/update/mod.ts";
 
 Deno.test("parseConfig() defaults: update slots and state under the state folder, no fleet key (every update refused)", () => {
@@ -73,4 +74,38 @@ Deno.test("createService() fails at start naming update.publicKeys when a key is
   } finally {
     await Deno.remove(stateDir, { recursive: true });
   }
+});
+
+Deno.test("bootConfigOf() finds the update folders exactly where parseConfig() puts them, from every layer", () => {
+  const cases: [unknown, Record<string, string>, Record<string, string>][] = [
+    [undefined, { HOME: "/home/edge" }, {}],
+    [undefined, { STATE_DIRECTORY: "/var/lib/qeil:/other" }, {}],
+    [{ stateDir: "/srv/qeil", update: { slotsDir: "/data/slots" } }, {}, {}],
+    [{ stateDir: "/srv/qeil" }, { QEIL_UPDATE_STATE_DIR: "/run/upd", QEIL_UPDATE_MAX_BOOT_ATTEMPTS: "2" }, {}],
+    [{ stateDir: "/srv/qeil" }, { QEIL_STATE_DIR: "/from/env" }, { stateDir: "/from/flag" }],
+  ];
+  for (const [file, env, flags] of cases) {
+    const full = parseConfig(file, env, flags);
+    const boot = bootConfigOf(file, env, flags);
+    assert.deepEqual(boot, { stateDir: full.stateDir, update: full.update, log: full.log }, JSON.stringify(file));
+  }
+  assert.equal(bootConfigOf(undefined, {}, { stateDir: "/from/flag" }).update.stateDir, "/from/flag/update");
+  assert.equal(bootConfigOf({ log: { format: "json" } }, {}, {}).log.format, "json");
+});
+
+Deno.test("bootConfigOf() leaves every other key, and its mistakes, to the full parse", () => {
+  // A config this build refuses (an unknown key, a bad port, a bad variable): the boot count still
+  // finds its folders, so a new version that refuses the config counts a failed start.
+  const file = { stateDir: "/srv/qeil", futureFeature: { on: true }, http: { port: "not a port" } };
+  const env = { QEIL_QUEUE_CAPACITY: "0", QEIL_HTTP_HOST: "0.0.0.0" };
+  assert.throws(() => parseConfig(file, env), ConfigError);
+  const boot = bootConfigOf(file, env, { "http.port": "99999" });
+  assert.equal(boot.update.stateDir, "/srv/qeil/update");
+  assert.equal(boot.update.slotsDir, "/srv/qeil/slots");
+  // One of its own keys that is wrong: named, as the full parse would.
+  assert.throws(() => bootConfigOf({ update: { slotsDir: 7 } }, {}, {}), (e: Error) => {
+    assert.ok(e instanceof ConfigError);
+    assert.equal(e.details.field, "update.slotsDir");
+    return true;
+  });
 });

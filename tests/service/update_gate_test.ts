@@ -11,13 +11,14 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../../src/core/mod.ts";
 import {
+  countServiceBoot,
   createService,
   parseConfig,
   RESTART_EXIT_CODE,
   type Service,
   type ServiceDeps,
 } from "../../src/service/mod.ts";
-import { UpdateStateFile } from "../../src/update/mod.ts";
+import { UpdateOutbox, UpdateStateFile } from "../../src/update/mod.ts";
 import { within } from "./_helpers.ts";
 import { startMosquitto } from "./_mosquitto.ts";
 import { connectClient, type Received, type TestClient } from "./_mqtt_client.ts";
@@ -52,6 +53,9 @@ async function start(
     },
   });
   const logger = createLogger({ level: "warn", format: "text", sink: (line) => console.log(`[${version}] ${line}`) });
+  // What `qeil serve` does first: count the start for the updater.
+  const counted = await countServiceBoot(config, version, logger);
+  assert.notEqual(counted.kind, "restart-required", JSON.stringify(counted));
   return await createService(config, { version, env: {}, logger, ...extra });
 }
 
@@ -142,6 +146,7 @@ Deno.test("an update that fails its health gate at the new version's start is ro
   assert.equal(state.installedVersion, OLD);
   assert.equal(state.last?.outcome, "rolled-back");
   assert.equal(state.last?.version, NEW);
+  assert.deepEqual((await new UpdateOutbox(`${rig.stateDir}/update`).list()).announcements, [], "announced");
   await third.stop("test over");
   const last = await third.stopped;
   assert.equal(last.exitCode, 0);
@@ -178,6 +183,7 @@ Deno.test("an update whose new version passes its health gate is committed and p
   const state = await new UpdateStateFile(`${rig.stateDir}/update`).load(NEW);
   assert.equal(state.phase, "idle");
   assert.equal(state.installedVersion, NEW);
+  assert.equal(committed.json.detail.bootAttempts, 1, "the start was counted before the gate");
   assert.equal(await Deno.readLink(`${rig.slotsDir}/current`), "a", "the new slot stays active");
   assert.ok(!client.received.some((m) => m.json?.kind === "update-failed"), "no update fault");
   await next.stop("test over");

@@ -97,12 +97,13 @@ export function sha256Hex(bytes: Uint8Array): string {
 /**
  * Builds a real release-bundle tarball for `version` (a launcher script and
  * MANIFEST.json, laid out like scripts/release.ts does) and returns its bytes.
- * `binScript` replaces the launcher (default: it prints `qeil <version>`).
+ * `binScript` replaces the launcher (default: it prints `qeil <version>`);
+ * `files` adds files at paths relative to the bundle root (`app/main.js`).
  */
 export async function buildBundleTarball(
   workDir: string,
   version: string,
-  options: { target?: string; tamper?: boolean; binScript?: string } = {},
+  options: { target?: string; tamper?: boolean; binScript?: string; files?: Record<string, string> } = {},
 ): Promise<Uint8Array<ArrayBuffer>> {
   const name = `qeil-${version}-${options.target ?? Deno.build.arch}`;
   const root = `${workDir}/${name}`;
@@ -111,6 +112,10 @@ export async function buildBundleTarball(
   await Deno.writeTextFile(`${root}/bin/qeil`, script, { mode: 0o755 });
   await Deno.chmod(`${root}/bin/qeil`, 0o755);
   await Deno.writeTextFile(`${root}/README`, `qeil ${version} test bundle\n`);
+  for (const [path, text] of Object.entries(options.files ?? {})) {
+    await Deno.mkdir(`${root}/${path.slice(0, path.lastIndexOf("/"))}`, { recursive: true });
+    await Deno.writeTextFile(`${root}/${path}`, text);
+  }
   await writeBundleManifest(root, {
     name: "qeil",
     version,
