@@ -9,9 +9,15 @@
  * health, the plan, jobs, faults and calibration error as they are pushed in.
  */
 import type { Hono } from "hono";
-import { type Clock, type Logger, systemClock, type UnitKind } from "../core/mod.ts";
+import { type Clock, type Logger, systemClock, type UnitKind, type UnitPriors } from "../core/mod.ts";
 import type { Board, Sample, UnitSample } from "../hal/mod.ts";
-import type { BoardModel, Job, Placement, PredictionErrorReport } from "../physics/mod.ts";
+import {
+  type BoardModel,
+  dynamicPowerW,
+  type Job,
+  type Placement,
+  type PredictionErrorReport,
+} from "../physics/mod.ts";
 import type { Plan, PlannedPlacement } from "../pgsam/mod.ts";
 import { errorResponse, HttpError } from "./http.ts";
 import type { FaultEvent, StopReason, Task } from "./schema.ts";
@@ -74,6 +80,13 @@ export interface DashboardUnit {
   /** Lowest and highest clock the unit offers, Hz (the frequency chart's scale); absent when unknown. */
   minFreqHz?: number;
   maxFreqHz?: number;
+  /**
+   * Smallest top of the unit's power chart, W: the chart spans at least 0..powerScaleW, so the
+   * milliwatt noise of an idle rail draws as a flat line at the bottom instead of filling the chart
+   * like activity. A quarter of the unit's peak power in the board's priors (idle and leakage power
+   * plus dynamic power at the top operating point, fully active), and at least `MIN_POWER_SCALE_W`.
+   */
+  powerScaleW: number;
   /** Why a channel of the latest point is missing. */
   unreadable: Partial<Record<DashboardChannel, string>>;
   /** Recent points, oldest first. In `update` events: only the points the client has not seen. */
@@ -149,7 +162,12 @@ export interface DashboardJob {
   /** Measured board energy over the job, J; `null` when it could not be measured. */
   energyJ: number | null;
   latencyMs: number;
-  /** Energy the standard placement was predicted to need for this job, J (the saving baseline). */
+  /**
+   * Estimated energy the standard placement would have needed for this job, J (the saving baseline).
+   * An estimate, not a measurement: the measured energy scaled by the ratio of the physics model's
+   * prediction for the standard placement to its prediction for the placement that ran (see
+   * `standardEstimateJ`), so the model's own bias cancels. Absent without a usable prediction.
+   */
   standardEnergyJ?: number;
   /** Error code and message of a failed job. */
   error?: { code: string; message: string };
@@ -163,7 +181,7 @@ export interface DashboardTotals {
   failedJobs: number;
   /** Measured energy of all jobs, J. */
   energyJ: number;
-  /** Predicted energy of the standard placement for the jobs that have one, J. */
+  /** Estimated energy of the standard placement for the jobs that have one, J (see `DashboardJob.standardEnergyJ`). */
   standardEnergyJ: number;
   /** `standardEnergyJ` minus the measured energy of the same jobs, J (negative when qeil spent more). */
   energySavedJ: number;
@@ -570,6 +588,18 @@ export interface DashboardHub extends DashboardFeed {
   readonly listeners: number;
 }
 
+/** Least top of a power chart, W: well above a rail's idle noise (milliwatts), below any unit's draw at work. */
+export const MIN_POWER_SCALE_W = 1;
+
+/** The power chart's smallest top for a unit (see `DashboardUnit.powerScaleW`). */
+export function powerScaleOf(priors: UnitPriors | undefined): number {
+  const top = priors?.opps[priors.opps.length - 1];
+  if (!priors || !top) return MIN_POWER_SCALE_W;
+  const peakW = priors.idlePowerW + priors.leakagePowerW + dynamicPowerW(priors.ceffF, top.voltageV, top.freqHz, 1);
+  // A quarter of the peak: noise grows with the rail, and real work on any unit draws more than this.
+  return Math.max(MIN_POWER_SCALE_W, peakW / 4);
+}
+
 function bounded(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
   if (!Number.isInteger(v) || v < 1) {
@@ -634,6 +664,7 @@ export function createDashboardHub(options: DashboardHubOptions): DashboardHub {
       health: { state: "healthy", sinceMs: startedMs },
       trips: [...trips],
       ...(freqs.length > 0 ? { minFreqHz: freqs[0], maxFreqHz: freqs[freqs.length - 1] } : {}),
+      powerScaleW: powerScaleOf(board.profile.priors.units.find((p) => p.id === info.id)),
       unreadable: {},
       history: [],
     });

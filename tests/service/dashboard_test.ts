@@ -15,6 +15,8 @@ import {
   dashboardPlan,
   type DashboardSnapshot,
   faultEvent,
+  MIN_POWER_SCALE_W,
+  powerScaleOf,
   type RequestLimits,
   serveHttp,
   sseComment,
@@ -466,6 +468,26 @@ Deno.test("the hub turns HAL samples into points: a removed sensor is a gap with
   assert.ok(big.history.every((p) => p.freqHz !== null && p.freqHz >= big.minFreqHz! && p.freqHz <= big.maxFreqHz!));
   assert.ok(big.history.every((p) => p.powerW !== null && p.powerW >= 0));
   assert.equal(big.kind, "cpu");
+});
+
+Deno.test("the hub scales each unit's power chart to at least a quarter of its peak power, never below 1 W", async () => {
+  await using s = await simHub();
+  for (let i = 0; i < 3; i++) await s.tick();
+  const snap = s.hub.snapshot();
+  const scale = Object.fromEntries(snap.units.map((u) => [u.id, u.powerScaleW]));
+  // RK3588 priors: cpu_big peaks near 4.5 W; the others below 4 W, so their floor is the 1 W minimum.
+  for (const id of ["cpu_little", "gpu", "npu"]) assert.equal(scale[id], MIN_POWER_SCALE_W, id);
+  const big = s.board.profile.priors.units.find((u) => u.id === "cpu_big")!;
+  const top = big.opps[big.opps.length - 1];
+  const peakW = big.idlePowerW + big.leakagePowerW + big.ceffF * top.voltageV ** 2 * top.freqHz;
+  assert.ok(Math.abs(scale.cpu_big - peakW / 4) < 1e-12 && scale.cpu_big > 1, `cpu_big ${scale.cpu_big} W`);
+  // What an idle unit's rail reads is far below its floor: it draws flat at the bottom of the chart.
+  for (const unit of snap.units.filter((u) => u.id === "gpu" || u.id === "npu")) {
+    for (const p of unit.history) assert.ok(p.powerW !== null && p.powerW < unit.powerScaleW / 10, `${unit.id}`);
+  }
+  // A board without priors for a unit still gets the minimum, and a bigger unit a larger floor.
+  assert.equal(powerScaleOf(undefined), MIN_POWER_SCALE_W);
+  assert.equal(powerScaleOf({ ...big, idlePowerW: 10, leakagePowerW: 2, ceffF: 0 }), 3);
 });
 
 Deno.test("the hub draws a unit's own trips, or the board's when its zones have none (RK3588: soc-thermal)", async () => {

@@ -16,8 +16,11 @@
     probation: { icon: "◐", text: "PROBATION" },
     failed: { icon: "✕", text: "FAILED" },
   };
+  // `min`/`max` pin an end of a chart's scale; `minSpan` is the least height of an autoscaled one, so that
+  // sensor noise on an idle unit (a tenth of a degree, a few milliwatts) draws flat instead of like activity.
+  // Power charts span at least 0..unit.powerScaleW (from the board's priors, at least 1 W).
   const CHANNELS = [
-    { key: "tempC", title: "Temperature", color: "#b3541e", format: (v) => v.toFixed(1) + " °C" },
+    { key: "tempC", title: "Temperature", color: "#b3541e", format: (v) => v.toFixed(1) + " °C", minSpan: 5 },
     { key: "powerW", title: "Power", color: "#6a3d9a", format: (v) => v.toFixed(2) + " W", min: 0 },
     { key: "freqHz", title: "Frequency", color: "#1f5f9c", format: (v) => freqText(v), min: 0 },
     {
@@ -339,9 +342,16 @@
       for (const t of trips) hi = Math.max(hi, t.tempC + 2);
       lo = Math.min(lo, ...trips.map((t) => t.tempC - 10));
     }
+    if (ch.key === "powerW") hi = Math.max(hi, unit.powerScaleW || 1);
     if (!Number.isFinite(lo) || !Number.isFinite(hi)) {
       lo = 0;
       hi = 1;
+    }
+    if (ch.minSpan && hi - lo < ch.minSpan) {
+      // Widen around the data, or up from a pinned bottom.
+      const mid = (lo + hi) / 2;
+      lo = ch.min !== undefined ? lo : mid - ch.minSpan / 2;
+      hi = lo + ch.minSpan;
     }
     if (hi - lo < 1e-9) {
       hi = lo + (Math.abs(lo) || 1) * 0.1;
@@ -420,6 +430,8 @@
       : "";
     canvas.setAttribute("aria-label", ch.title + " of " + unit.id + ": " + current + tripText);
     canvas.dataset.points = String(shown.length);
+    canvas.dataset.scaleLo = String(lo);
+    canvas.dataset.scaleHi = String(hi);
     canvas.dataset.draws = String(Number(canvas.dataset.draws || "0") + 1);
   }
 
