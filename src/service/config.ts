@@ -510,9 +510,11 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   },
   {
     key: "update.maxBootAttempts",
-    type: { kind: "int", min: 1, max: 100 },
+    // At most StartLimitBurst (8, systemd/qeil.service) - 2: the rollback start and the previous version's start
+    // must fit inside systemd's start limit, or the device stays down on the broken version.
+    type: { kind: "int", min: 1, max: 6 },
     default: 3,
-    doc: "Starts of a new version that end before its health gate passes, after which it is rolled back.",
+    doc: "Starts of a new version that end before its health gate passes, after which it is rolled back (at most 6).",
   },
   {
     key: "log.level",

@@ -109,3 +109,16 @@ Deno.test("bootConfigOf() leaves every other key, and its mistakes, to the full 
     return true;
   });
 });
+
+Deno.test("update.maxBootAttempts stays inside systemd's start limit, with room for the rollback and the old version", async () => {
+  const unit = await Deno.readTextFile(new URL("../../systemd/qeil.service", import.meta.url));
+  const burst = Number(/^StartLimitBurst=(\d+)$/m.exec(unit)?.[1]);
+  assert.ok(Number.isInteger(burst), "systemd/qeil.service sets StartLimitBurst");
+  // The largest accepted value leaves two starts: the one that rolls back and the previous version's.
+  const largest = burst - 2;
+  assert.equal(parseConfig({ stateDir: "/s", update: { maxBootAttempts: largest } }).update.maxBootAttempts, largest);
+  assert.throws(
+    () => parseConfig({ stateDir: "/s", update: { maxBootAttempts: largest + 1 } }),
+    (e: unknown) => e instanceof ConfigError && e.details.field === "update.maxBootAttempts",
+  );
+});
