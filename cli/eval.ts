@@ -105,7 +105,7 @@ function parseNames<T extends string>(
 }
 
 /** The settled arguments of a run. */
-interface EvalArgs {
+export interface EvalArgs {
   board: BoardSpec;
   modelDir: string;
   costShapePath: string | undefined;
@@ -120,7 +120,8 @@ interface EvalArgs {
   dataDir: string;
 }
 
-function parseEvalArgs(args: ParsedArgs): EvalArgs {
+/** Checks and settles the command's arguments. @throws UsageError naming the flag */
+export function parseEvalArgs(args: ParsedArgs): EvalArgs {
   const board = parseBoard(args);
   const modelDir = args.requireString("model");
   const costShapePath = args.string("cost-shape");
@@ -275,7 +276,14 @@ function summary(result: EvalResult): string {
   return lines.join("\n") + "\n";
 }
 
-async function runEval(args: EvalArgs, ctx: CommandContext): Promise<number> {
+/** What the command does not expose but a benchmark may vary. */
+export interface EvalExtras {
+  /** Refit qeil's physics online during the run. @default true (as the service runs) */
+  onlineCalibration?: boolean;
+}
+
+/** Runs `qeil eval` with settled arguments; returns the exit code. */
+export async function runEval(args: EvalArgs, ctx: CommandContext, extras: EvalExtras = {}): Promise<number> {
   const costShape: CostShape | undefined = args.costShapePath ? await readCostShape(args.costShapePath) : undefined;
   await using model = await loadModel(args.modelDir);
   const { queries, fewShot } = await loadQueries(args.dataDir, args.tasks, model, args.seed, args.limit);
@@ -354,6 +362,9 @@ async function runEval(args: EvalArgs, ctx: CommandContext): Promise<number> {
       samples: args.samples,
       seed: args.seed,
       injectFaults: args.injectFaults,
+      ...(extras.onlineCalibration !== undefined
+        ? { orchestrator: { onlineCalibration: extras.onlineCalibration } }
+        : {}),
       settings: {
         ...(fewShot !== undefined ? { fewShot } : {}),
         calibration,

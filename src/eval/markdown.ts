@@ -149,6 +149,16 @@ export function renderMarkdown(result: EvalResult, plots: MarkdownPlots = { file
         : `- qeil's physics: the board profile's priors (${c.reason})`,
     );
   }
+  const ph = settings.physics;
+  if (ph !== undefined) {
+    const mape = (x: number | undefined) => (x === undefined ? "n/a" : `${formatFigure(x)}%`);
+    out.push(
+      `- qeil's physics during the run: ${ph.onlineCalibration ? "refitted online" : "kept as calibrated"}; ` +
+        `over the run's ${ph.jobs} jobs its post-hoc prediction missed the measured energy by ${
+          mape(ph.energyMapePct)
+        } and the latency by ${mape(ph.latencyMapePct)} (MAPE)`,
+    );
+  }
   for (const note of settings.notes ?? []) out.push(`- Note: ${note}`);
   out.push("");
 

@@ -121,6 +121,7 @@ export {
   type ModeMetrics,
   modeMetrics,
   type ModeReport,
+  type PhysicsSetting,
   type ReportHeader,
   type TargetCheck,
   type TargetId,

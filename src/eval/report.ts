@@ -143,6 +143,8 @@ export interface EvalSettings {
   calibration?: CalibrationSetting;
   /** The member of the Pareto front qeil runs (`energy`, `latency`, `balanced`). */
   policy?: string;
+  /** How well the planner's physics predicted the run's jobs (every mode's), measured after the run. */
+  physics?: PhysicsSetting;
   /** What else a reader must know to read the figures. */
   notes?: string[];
 }
@@ -158,6 +160,18 @@ export interface BoardSetting {
   stepMs?: number;
   /** What latencies are: the simulated device clock, or wall time on a real board. */
   latencyClock: "simulated-device" | "wall";
+}
+
+/** The planner's physics during the run. */
+export interface PhysicsSetting {
+  /** The model was refitted online from the board's measurements (else it stayed as calibrated before the run). */
+  onlineCalibration: boolean;
+  /** Jobs whose prediction was compared with the measurement. */
+  jobs: number;
+  /** Post-hoc predicted vs measured job energy, MAPE %. */
+  energyMapePct?: number;
+  /** Post-hoc predicted vs measured job latency, MAPE %. */
+  latencyMapePct?: number;
 }
 
 /** Where qeil's physics came from: a calibration run on the board before the evaluation, or the priors. */
@@ -316,7 +330,8 @@ export function buildReport(options: BuildReportOptions): EvalResult {
 function fmt(value: number, digits = 3): string {
   if (value === 0) return "0";
   const abs = Math.abs(value);
-  if (abs >= 1000 || abs < 0.001) return value.toExponential(digits - 1);
+  // Latencies of long jobs run to 10^6 ms: plain digits read better than exponents below that.
+  if (abs >= 1e6 || abs < 0.001) return value.toExponential(digits - 1);
   return Number(value.toPrecision(digits)).toString();
 }
 

@@ -75,6 +75,9 @@ export interface BoardEvaluationOptions {
   signal?: AbortSignal;
 }
 
+/** A physics model whose job energy predictions miss by more than this (MAPE, %) is called out in the report. */
+const MISPREDICTED_PCT = 50;
+
 /** Sampling period while work runs where the total-power rails carry energy counters: the meter is exact at any period. */
 const COUNTED_BUSY_PERIOD_MS = 1000;
 /** Sampling period while work runs where power is only sampled (INA3221 V x I): the trapezoid needs finer points. */
@@ -182,6 +185,25 @@ export async function evaluateOnBoard(options: BoardEvaluationOptions): Promise<
         policy: orchestrator.policy,
       },
     });
+    const predicted = orchestrator.calibration().jobs;
+    result.settings.physics = {
+      onlineCalibration: options.orchestrator?.onlineCalibration ?? true,
+      jobs: predicted.energyCount,
+      ...(predicted.energyMapePct !== undefined ? { energyMapePct: predicted.energyMapePct } : {}),
+      ...(predicted.latencyMapePct !== undefined ? { latencyMapePct: predicted.latencyMapePct } : {}),
+    };
+    // A plan is only as good as the model behind it: say so where qeil missed a target on a model that was off.
+    const energyMape = predicted.energyMapePct;
+    if (energyMape !== undefined && energyMape > MISPREDICTED_PCT) {
+      for (const t of result.targets) {
+        if (t.status !== "not met" || (t.id !== "energy" && t.id !== "latency")) continue;
+        t.why = `${t.why ?? ""}${t.why ? ". " : ""}The planner's physics missed the measured energy of the run's ` +
+          `jobs by ${
+            energyMape.toFixed(0)
+          }% (MAPE): qeil chose placements on a model that no longer matched the board` +
+          ((options.orchestrator?.onlineCalibration ?? true) ? " (the online calibration drifted away from it)" : "");
+      }
+    }
     const pareto: ParetoSet[] = [...plans.values()].map((seen) => ({
       name: `${seen.task} ${seen.queryId}`,
       points: paretoPointsFromPlan(seen.plan),

@@ -193,6 +193,12 @@ export interface OrchestratorOptions {
   /** The physics model to start from. @default from the board profile's priors */
   boardModel?: BoardModel;
   /**
+   * Refit the physics model online from what the board measures. `false` keeps the starting model (e.g.
+   * one calibrated at first boot) for planning, while the calibration report still compares its predictions
+   * with the measurements. @default true
+   */
+  onlineCalibration?: boolean;
+  /**
    * How qeil draws samples. `all`: the k samples decode as one batch and are
    * cancelled when the cascade decides; `adaptive`: a first wave of n_min
    * samples, then waves of `waveSamples` while the cascade asks for more.
@@ -447,12 +453,13 @@ class JobOrchestrator implements Orchestrator {
       },
     });
     const periodMs = options.telemetryPeriodMs ?? 1000;
-    this.calibrator = createCalibrator({
+    const calibrator = createCalibrator({
       model: initial,
       board: options.board,
       periodMs,
       ...(options.logger ? { logger: options.logger } : {}),
     });
+    this.calibrator = options.onlineCalibration === false ? frozenCalibrator(calibrator) : calibrator;
     this.runtime = createBoardRuntime({
       board: options.board,
       ...(options.sim ? { sim: options.sim } : {}),
@@ -1429,6 +1436,24 @@ async function* mergeAsync<T>(iterators: AsyncIterator<T>[]): AsyncGenerator<T> 
   } finally {
     for (const [i] of pending) await iterators[i].return?.().catch(() => undefined);
   }
+}
+
+/** A calibration feed whose model never changes: it only keeps the jobs' prediction error. */
+function frozenCalibrator(feed: Calibrator): Calibrator {
+  const model = feed.model;
+  return {
+    get model() {
+      return model;
+    },
+    get epoch() {
+      return 0;
+    },
+    observeSample: () => {},
+    addRecord: () => {},
+    observeTimings: () => {},
+    recordOutcome: (outcome) => feed.recordOutcome(outcome),
+    report: () => feed.report(),
+  };
 }
 
 /** Probation limits that limit nothing. */

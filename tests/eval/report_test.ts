@@ -275,3 +275,49 @@ Deno.test("checkTargets() says how much more energy qeil used when it used more"
   assert.equal(energy.status, "not met");
   assert.equal(energy.figures, "qeil 3 J/query, standard 2 J/query: ratio 1.5 (50.0% more)");
 });
+
+Deno.test("an unmet target says what the measurements show: units, clocks, energy by rail, stopping, waiting", () => {
+  const records: QueryRecord[] = [];
+  for (let i = 0; i < 2; i++) {
+    records.push(rec("gsm8k", "standard", i, {
+      correct: false,
+      energyJ: 10,
+      energyByRailJ: { board_total: 10, cpu_big: 8 },
+      totalRails: ["board_total"],
+      latencyMs: 1000,
+      execution: { units: ["cpu_big"], freqHz: { cpu_big: 2.4e9 }, deviceMs: 1000, thermalReplans: 0, unitFaults: 0 },
+    }));
+    records.push(rec("gsm8k", "qeil", i, {
+      correct: i === 0,
+      energyJ: 5,
+      energyByRailJ: { board_total: 5, npu: 1, cpu_big: 0.5 },
+      totalRails: ["board_total"],
+      latencyMs: 2000,
+      samplesUsed: 5,
+      k: 5,
+      throttleEvents: 1,
+      execution: {
+        units: ["npu"],
+        freqHz: { npu: 7e8 },
+        deviceMs: 500,
+        stopReason: i === 0 ? "unanimous" : "budget",
+        samplesStarted: 5,
+        thermalReplans: 2,
+        unitFaults: 0,
+      },
+    }));
+  }
+  const checks = checkTargets(records, ["gsm8k"], ["standard", "qeil"]);
+  const why = (id: string) => checks.find((c) => c.id === id)!.why!;
+  assert.match(why("energy"), /standard ran on cpu_big in 2\/2 queries \(median clock 2400 MHz\); qeil on npu in 2\/2/);
+  assert.match(why("energy"), /standard 10 J\/query = cpu_big 8 J \(80\.0%\) \+ rest of the board 2 J \(20\.0%\)/);
+  assert.match(
+    why("energy"),
+    /qeil 5 J\/query = npu 1 J \(20\.0%\) \+ cpu_big 0\.5 J \(10\.0%\) \+ rest of the board 3\.5 J/,
+  );
+  assert.match(why("energy"), /stopped early on 1 of 2 sampled queries \(unanimous 1, budget 1\)/);
+  assert.match(why("latency"), /qeil device time p50 500 ms, waiting p50 1500 ms \(75\.0% of the latency/);
+  assert.match(why("accuracy"), /right where standard was wrong on 1 queries and wrong where standard was right on 0/);
+  assert.match(why("throttle"), /throttle events in qeil's windows of 2 queries .*re-planned 4 time/);
+  assert.equal(checks.find((c) => c.id === "answered")!.why, undefined, "a met target needs no why");
+});

@@ -112,6 +112,17 @@ Deno.test("measurements feed the calibration: timing and telemetry observations,
   assert.equal(plan.job?.shape.layers, 24);
 });
 
+Deno.test("with online calibration off the planner keeps its starting model and still reports its prediction error", async () => {
+  await using rig = await createRig({ costShape: QWEN2_05B_INT8, onlineCalibration: false });
+  const start = rig.orchestrator.calibrator.model;
+  for (let i = 0; i < 2; i++) await rig.orchestrator.runJob(request(`frozen-${i}`, { maxTokens: 48 }));
+  assert.equal(rig.orchestrator.calibrator.model, start);
+  const report = rig.orchestrator.calibration();
+  assert.equal(report.jobs.energyCount, 2);
+  assert.equal(report.telemetryObservations, 0);
+  assert.equal(report.timingObservations, 0);
+});
+
 Deno.test("a unit that throws mid-job is failed, published, and the job finishes on healthy units", async () => {
   await using rig = await createRig({ costShape: QWEN2_05B_INT8 });
   const first = await rig.orchestrator.runJob(request("warm", { maxTokens: 48 }));
