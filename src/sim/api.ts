@@ -124,8 +124,20 @@ export interface SimTruthForTests {
 /**
  * A simulated board.
  *
- * Reading its tree: a realtime board replaces each file atomically at every
- * step, so it can be read at any moment. A virtual board rewrites its files in
+ * Its knob files (cpufreq `scaling_governor`, `scaling_min_freq`,
+ * `scaling_max_freq`, `scaling_setspeed`; devfreq `governor`, `min_freq`,
+ * `max_freq`, `userspace/set_freq`) behave like the kernel's: what user space
+ * writes there is its request, kept apart from the thermal caps, and stays in
+ * the file (a write of the value a file already shows counts too). The board
+ * rewrites a knob file only when the kernel would show something else: a cap
+ * engaged, moved or released (the request under the caps), a value clamped
+ * to the table's range, a write the kernel refuses. It reads the file right
+ * before, never replaces a write it has not taken in, and takes in a write
+ * that was under way while it replaced the file. Writes are noticed at the
+ * next step or `execute()` (like a polling governor), not synchronously.
+ *
+ * Reading its tree: a realtime board replaces each changed file atomically
+ * (rename) at every step, so it can be read at any moment. A virtual board rewrites its files in
  * place and only when someone can look (an `onStep` callback, a sleeper on its
  * clock, a settled `execute()`, the end of `advance()`): read it from an
  * awaited `onStep` callback or between calls, never with reads still in flight

@@ -13,6 +13,10 @@
  * board stepping with nobody watching touches no file, and the physics and the
  * noise draws do not depend on who watches: the same calls give the same
  * values whatever is observed.
+ *
+ * Knob files belong to user space: the domains keep what was written there
+ * as the request, and a knob file is rewritten only when what the kernel
+ * would show differs from what it holds (see `#showKnobs`).
  */
 import {
   type BoardPriors,
@@ -45,7 +49,7 @@ import { energyCounterMicroJ, powerReadings, SIM_ENERGY_COUNTER_RANGE_MICROJ } f
 import { type DomainView, SimTree, type SimTreePaths, type StepView } from "./tree.ts";
 import { perturbPriors } from "./truth.ts";
 import { computeRates, createUnit, unitFreqHz, unitPowerW } from "./units.ts";
-import { TreeWriter } from "./writer.ts";
+import { POOL_DIR, TreeWriter } from "./writer.ts";
 
 const DEFAULT_STEP_MS = 100;
 /** Share of every CPU kept busy by the OS (daemons, interrupts) in /proc/stat. */
@@ -54,6 +58,10 @@ const OS_BACKGROUND_LOAD = 0.004;
 const SLOW_FILES_MS = 1000;
 /** A load-based DRAM governor (dmc_ondemand) goes up above this bus utilisation (vendor `upthreshold` 25). */
 const DMC_UP_THRESHOLD = 0.25;
+/** Why the realtime loop's sleep was cut short: new work to schedule. */
+const WAKE_REASON = "new work";
+/** Rounds of taking in a concurrent knob write and showing the knobs again, per publish. */
+const MAX_KNOB_ROUNDS = 8;
 
 /** Lets queued promise continuations run (a settled chain of awaits needs several turns). */
 async function yieldMicrotasks(turns = 20): Promise<void> {
@@ -254,8 +262,9 @@ class SimBoardImpl implements SimBoard {
     options.signal?.throwIfAborted();
     if (this.timeMode === "realtime") {
       if (!this.#running) throw new Error("execute() on a realtime simulated board needs start() first");
-      // Bring the simulation to now, so the work starts at the wall-clock instant it was submitted.
-      await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false, true));
+      // Bring the simulation to now, so the work starts at the wall-clock instant it was submitted (the
+      // steps on the way publish; the instant itself needs no publishing: nothing settled).
+      await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false, false));
       options.signal?.throwIfAborted();
     }
     if (parsed.length === 0) return [];
@@ -468,7 +477,8 @@ class SimBoardImpl implements SimBoard {
   /** Makes pending work progress: the virtual driver, or a wake-up of the realtime loop. */
   #kick(): void {
     if (this.timeMode === "realtime") {
-      this.#wake?.abort();
+      // A plain reason: abort() without one builds a DOMException with a stack trace at every submitted call.
+      this.#wake?.abort(WAKE_REASON);
       return;
     }
     if (this.#driving || this.#scheduler.calls.size === 0) return;
@@ -503,7 +513,8 @@ class SimBoardImpl implements SimBoard {
   async #realtimeLoop(signal: AbortSignal): Promise<void> {
     try {
       while (!signal.aborted) {
-        await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false, true));
+        // Steps and settlements on the way publish; the instant the loop woke at needs no publishing of its own.
+        await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false, false));
         this.#prepareSegment();
         const wakeAtMs = Math.min(this.#nextGridMs(), this.#scheduler.nextEventMs());
         const wake = new AbortController();
@@ -683,13 +694,13 @@ class SimBoardImpl implements SimBoard {
   }
 
   /**
-   * Rewrites the tree where it changed: the knobs as the kernel shows them
-   * now, the sensor view of the last step end (once), and the energy counters
-   * at this very instant. `rewriteLast` writes the last view again (files that
-   * come back after a fault).
+   * Rewrites the tree where it changed: the knobs where the kernel would show
+   * something else now, the sensor view of the last step end (once), and the
+   * energy counters at this very instant. `rewriteLast` writes the last view
+   * again (files that come back after a fault).
    */
   #publish(rewriteLast = false): void {
-    for (const d of this.#domains) this.#tree.writeKnobs(d.index, d.knobView());
+    for (const d of this.#domains) if (rewriteLast || d.knobsUnshown()) this.#showKnobs(d);
     const view = this.#pendingView;
     if (view) {
       this.#pendingView = undefined;
@@ -721,11 +732,37 @@ class SimBoardImpl implements SimBoard {
     this.#tree.writeCounters(this.#countersMicroJ);
   }
 
-  /** Reads a domain's knobs from the tree, applies foreign writes, and shows the effective values at once. */
+  /** Reads a domain's knobs and takes in what someone else wrote (the knob files change at the next publish). */
   #applyKnobs(d: FrequencyDomain, full: boolean): void {
-    if (d.applyKnobs(this.#writer, this.#tree.knobs[d.index], full)) {
-      this.#tree.writeKnobs(d.index, d.knobView());
+    d.takeKnobs(this.#writer, this.#tree.knobs[d.index], full, this.#stepIndex);
+  }
+
+  /**
+   * Makes a domain's knob files show what the kernel would show now: the
+   * user's request under the caps, in the kernel's form. Like the kernel, it
+   * changes a knob file only when that differs from what the file holds (a cap
+   * engaged or released, a value clamped or refused); it never replaces what
+   * someone else wrote unread (`replaceKnob()` hands back a value written
+   * meanwhile, which is taken in before deciding again).
+   */
+  #showKnobs(d: FrequencyDomain): void {
+    const scale = this.#tree.knobs[d.index].scale;
+    for (let round = 0; round < MAX_KNOB_ROUNDS; round++) {
+      let taken = false;
+      for (const { which, rel, text } of this.#tree.knobTexts(d.index, d.knobView())) {
+        if (this.#writer.shows(rel, text)) continue;
+        const others = this.#writer.replaceKnob(rel, text);
+        if (others.length === 0) continue;
+        for (const other of others) d.takeKnob(which, other, scale);
+        taken = true;
+        break;
+      }
+      if (!taken) {
+        d.markKnobsShown();
+        return;
+      }
     }
+    // Someone keeps writing: what they wrote stands for now; the next publish looks again.
   }
 
   #gauss(sigma: number): number {
@@ -841,7 +878,9 @@ async function prepareRoot(root: string): Promise<void> {
     );
   }
   for (const name of entries) {
-    if (name === "sys" || name === "proc" || name === "var") await Deno.remove(`${root}/${name}`, { recursive: true });
+    if (name === "sys" || name === "proc" || name === "var" || name === POOL_DIR) {
+      await Deno.remove(`${root}/${name}`, { recursive: true });
+    }
   }
   await Deno.writeTextFile(`${root}/${MARKER}`, "written by qeil's board simulator; safe to delete\n");
 }

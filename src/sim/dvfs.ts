@@ -1,8 +1,10 @@
 /**
  * One frequency domain of a simulated board (a cpufreq policy or a devfreq
  * device): the knobs someone may write into the tree (governor, min, max,
- * userspace set point), the caps the thermal side imposes, the clock its
- * governor picks, and the statistics the kernel keeps.
+ * userspace set point), kept as user space asked, apart from the caps the
+ * thermal side imposes; what the knob files should show (the request under
+ * the caps); the clock its governor picks, and the statistics the kernel
+ * keeps.
  */
 import type { DomainSpec } from "./layout.ts";
 import type { DomainKnobPaths, DomainView } from "./tree.ts";
@@ -10,6 +12,9 @@ import type { TreeWriter } from "./writer.ts";
 
 /** The knob part of a domain's view. */
 export type KnobView = Pick<DomainView, "governor" | "minHz" | "maxHz" | "setspeedHz">;
+
+/** The knob files of a domain. */
+export type KnobName = "governor" | "min" | "max" | "setspeed";
 
 /**
  * Highest table frequency <= target and >= min when there is one (the
@@ -53,6 +58,14 @@ export class FrequencyDomain {
   readonly transitions: number[][];
   /** Busy time of the domain's unit in the current step, ms. */
   stepBusyMs = 0;
+  /** A knob file held someone else's value since the knobs were last shown (its text may need the kernel's form). */
+  knobsTouched = false;
+  /** The values the knob files showed when last shown. */
+  #shown:
+    | { governor: string; minHz: number; maxHz: number; setspeedHz: number; setspeedSet: boolean }
+    | undefined;
+  /** Step index at which each knob file was first read empty. */
+  readonly #emptySince = new Map<KnobName, number>();
 
   constructor(index: number, spec: DomainSpec, tableHz: readonly number[]) {
     if (tableHz.length === 0) throw new Error(`frequency domain ${spec.name} has no frequencies`);
@@ -119,64 +132,99 @@ export class FrequencyDomain {
   }
 
   /**
-   * Applies what someone else wrote into the knob files, like the kernel would:
-   * a known governor, a frequency clamped to the table range. Values the kernel
-   * would refuse (unknown governor, not a number) are dropped and the file is
-   * rewritten with the effective value. `full` also restores a set point
-   * written outside the userspace governor (skipped on the per-execute path to
-   * stay cheap). Returns true when a file held someone else's write; the
-   * caller then rewrites the knob files with the effective values.
+   * Reads the knob files and takes in what someone else wrote there, like the
+   * kernel would (see `takeKnob()`), including a write of the very value the
+   * file showed (a request equal to the capped value stays the request when
+   * the cap goes) and writes that landed in inodes the board had replaced;
+   * writes nothing. A value read is then known as the file's content: if the
+   * kernel would show something else (a clamped, capped or refused value),
+   * `knobsTouched` tells the board to show the knobs again. A file that reads
+   * empty is a write under way (the writer's open truncated it) and is left
+   * alone; one still empty at a later step was an empty write, which the
+   * kernel refuses. `full` also reads the set point outside the userspace
+   * governor (a write the kernel refuses; skipped on the per-execute path to
+   * stay cheap).
    */
-  applyKnobs(writer: TreeWriter, knobs: DomainKnobPaths, full: boolean): boolean {
-    let foreign = false;
+  takeKnobs(writer: TreeWriter, knobs: DomainKnobPaths, full: boolean, stepIndex: number): void {
+    this.#takeFile(writer, knobs, "governor", stepIndex);
+    this.#takeFile(writer, knobs, "min", stepIndex);
+    this.#takeFile(writer, knobs, "max", stepIndex);
+    if (full || this.governor === "userspace") this.#takeFile(writer, knobs, "setspeed", stepIndex);
+  }
+
+  #takeFile(writer: TreeWriter, knobs: DomainKnobPaths, which: KnobName, stepIndex: number): void {
+    const rel = knobs[which];
+    for (const late of writer.lateKnobWrites(rel)) {
+      this.takeKnob(which, late, knobs.scale);
+      this.knobsTouched = true;
+    }
+    const knob = writer.readKnob(rel);
+    if (!knob?.foreign) {
+      this.#emptySince.delete(which);
+      return;
+    }
+    if (knob.text.trim() === "") {
+      const since = this.#emptySince.get(which);
+      if (since === undefined) this.#emptySince.set(which, stepIndex);
+      if (since === undefined || since === stepIndex) return;
+    }
+    this.#emptySince.delete(which);
+    writer.adopt(rel, knob.text, knob.mtimeMs);
+    this.takeKnob(which, knob.text, knobs.scale);
+    this.knobsTouched = true;
+  }
+
+  /**
+   * Takes in a value someone wrote into one knob file, as the kernel would: a
+   * governor the domain offers, a frequency clamped to the table's range, a
+   * set point only under the userspace governor. False when the kernel would
+   * refuse the write (the request stays as it was).
+   * @param scale multiplier from Hz to the file's unit (1e-3 for cpufreq kHz)
+   */
+  takeKnob(which: KnobName, text: string, scale: number): boolean {
     const low = this.tableHz[0];
     const high = this.tableHz[this.tableHz.length - 1];
-    const clampHz = (hz: number) => Math.min(high, Math.max(low, hz));
-    const governor = writer.readKnob(knobs.governor);
-    if (governor?.foreign) {
-      const name = governor.text.trim();
-      if (this.spec.governors.includes(name)) {
-        // Entering userspace keeps the current clock (cpufreq shows it as the set point, devfreq "undefined").
-        if (name === "userspace" && this.governor !== "userspace") {
-          this.setspeedHz = this.curHz;
-          this.setspeedSet = false;
-        }
-        this.governor = name;
+    if (which === "governor") {
+      const name = text.trim();
+      if (!this.spec.governors.includes(name)) return false;
+      // Entering userspace keeps the current clock (cpufreq shows it as the set point, devfreq "undefined").
+      if (name === "userspace" && this.governor !== "userspace") {
+        this.setspeedHz = this.curHz;
+        this.setspeedSet = false;
       }
-      writer.invalidate(knobs.governor);
-      foreign = true;
+      this.governor = name;
+      return true;
     }
-    for (const which of ["min", "max"] as const) {
-      const knob = writer.readKnob(knobs[which]);
-      if (!knob?.foreign) continue;
-      const value = parseUnsigned(knob.text);
-      if (value !== undefined) {
-        const hz = clampHz(value / knobs.scale);
-        if (which === "min") this.userMinHz = hz;
-        else this.userMaxHz = hz;
-      }
-      writer.invalidate(knobs[which]);
-      foreign = true;
+    const value = parseUnsigned(text);
+    if (value === undefined) return false;
+    const hz = Math.min(high, Math.max(low, value / scale));
+    if (which === "min") this.userMinHz = hz;
+    else if (which === "max") this.userMaxHz = hz;
+    else if (this.governor !== "userspace") return false;
+    else {
+      this.setspeedHz = hz;
+      this.setspeedSet = true;
     }
-    if (this.governor === "userspace") {
-      const knob = writer.readKnob(knobs.setspeed);
-      if (knob?.foreign) {
-        const value = parseUnsigned(knob.text);
-        if (value !== undefined) {
-          this.setspeedHz = clampHz(value / knobs.scale);
-          this.setspeedSet = true;
-        }
-        writer.invalidate(knobs.setspeed);
-        foreign = true;
-      }
-    } else if (full) {
-      // The kernel refuses a set point outside userspace: the file's text comes back.
-      const knob = writer.readKnob(knobs.setspeed);
-      if (knob?.foreign) {
-        writer.invalidate(knobs.setspeed);
-        foreign = true;
-      }
-    }
-    return foreign;
+    return true;
+  }
+
+  /** True when the knob files may not show what the kernel would show now (a cap moved, a value was written). */
+  knobsUnshown(): boolean {
+    if (this.knobsTouched) return true;
+    const shown = this.#shown;
+    return shown === undefined || shown.governor !== this.governor || shown.minHz !== this.minHz ||
+      shown.maxHz !== this.maxHz || shown.setspeedHz !== this.setspeedHz || shown.setspeedSet !== this.setspeedSet;
+  }
+
+  /** Records that the knob files show the current values. */
+  markKnobsShown(): void {
+    this.knobsTouched = false;
+    this.#shown = {
+      governor: this.governor,
+      minHz: this.minHz,
+      maxHz: this.maxHz,
+      setspeedHz: this.setspeedHz,
+      setspeedSet: this.setspeedSet,
+    };
   }
 }

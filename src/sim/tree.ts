@@ -6,6 +6,7 @@
  * places and formats them.
  */
 import type { UnitPriors } from "../core/mod.ts";
+import type { KnobName, KnobView } from "./dvfs.ts";
 import type { BoardLayout, CpufreqSpec, DevfreqSpec, DomainSpec, ZoneSpec } from "./layout.ts";
 import { relativeTarget, type TreeWriter } from "./writer.ts";
 
@@ -243,31 +244,34 @@ export class SimTree {
     for (let i = 0; i < this.#counterFiles.length; i++) this.#writer.write(this.#counterFiles[i], String(microJ[i]));
   }
 
-  /** Writes a domain's knob files as the kernel would show them. */
-  writeKnobs(k: number, view: Pick<DomainView, "governor" | "minHz" | "maxHz" | "setspeedHz">): void {
+  /**
+   * The text of each knob file of domain `k` as the kernel would show `view`
+   * (without the trailing newline), in the order they are shown.
+   */
+  knobTexts(k: number, view: KnobView): { which: KnobName; rel: string; text: string }[] {
     const spec = this.#layout.domains[k];
     const knobs = this.knobs[k];
-    const w = this.#writer;
-    w.write(knobs.governor, view.governor);
-    w.write(knobs.min, String(Math.round(view.minHz * knobs.scale)));
-    w.write(knobs.max, String(Math.round(view.maxHz * knobs.scale)));
+    const texts: { which: KnobName; rel: string; text: string }[] = [
+      { which: "governor", rel: knobs.governor, text: view.governor },
+      { which: "min", rel: knobs.min, text: String(Math.round(view.minHz * knobs.scale)) },
+      { which: "max", rel: knobs.max, text: String(Math.round(view.maxHz * knobs.scale)) },
+    ];
     if (spec.kind === "cpufreq") {
-      w.write(
-        knobs.setspeed,
-        view.setspeedHz === undefined || view.setspeedHz === null
-          ? "<unsupported>"
-          : String(Math.round(view.setspeedHz * knobs.scale)),
-      );
+      const text = view.setspeedHz === undefined || view.setspeedHz === null
+        ? "<unsupported>"
+        : String(Math.round(view.setspeedHz * knobs.scale));
+      texts.push({ which: "setspeed", rel: knobs.setspeed, text });
     } else if (spec.governors.includes("userspace")) {
       // Deviation from the kernel, which creates userspace/set_freq only while the userspace
       // governor runs: the simulator notices a governor write at its next step or execute(), so
       // an actuator that selects userspace and writes the set point at once must find the file.
       // Outside userspace it reads "undefined" and writes to it are ignored.
-      w.write(
-        knobs.setspeed,
-        view.setspeedHz === undefined || view.setspeedHz === null ? "undefined" : String(Math.round(view.setspeedHz)),
-      );
+      const text = view.setspeedHz === undefined || view.setspeedHz === null
+        ? "undefined"
+        : String(Math.round(view.setspeedHz));
+      texts.push({ which: "setspeed", rel: knobs.setspeed, text });
     }
+    return texts;
   }
 
   #build(step: () => void): void {

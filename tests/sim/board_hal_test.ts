@@ -4,8 +4,9 @@
  * HAL's actuators drive the simulator's clocks through the tree.
  */
 import assert from "node:assert/strict";
+import { createRng } from "../../src/core/mod.ts";
 import { createActuators, discoverBoard, EnergyMeter, type Sample } from "../../src/hal/mod.ts";
-import { SIM_BOARD_IDS } from "../../src/sim/mod.ts";
+import { SIM_BOARD_IDS, type SimBoard } from "../../src/sim/mod.ts";
 import { readInt, simBoard } from "./helpers.ts";
 
 /** The same sample with the rails' energy counters dropped: the meter then integrates the power readings. */
@@ -174,4 +175,108 @@ Deno.test("the HAL's meter follows the qeil_sim counters across their 32-bit wra
   const trueJ = sim.truthForTests().energyJ.totalJ - startJ;
   assert.ok(result.samples > 2, `${result.samples} samples`);
   assert.ok(Math.abs(result.energyJ - trueJ) <= 2e-6, `meter ${result.energyJ} J vs true ${trueJ} J`);
+});
+
+/** What each knob file must hold: the last value the HAL's actuators wrote there and read back. */
+type KnobModel = Map<string, string>;
+
+/** Every knob file the model knows whose text differs from it. */
+function lostWrites(model: KnobModel): string[] {
+  const lost: string[] = [];
+  for (const [path, value] of model) {
+    const text = Deno.readTextFileSync(path).trim();
+    if (text !== value) lost.push(`${path}: wrote "${value}", reads "${text}"`);
+  }
+  return lost;
+}
+
+/**
+ * Runs `rounds` rounds of actuator calls on two units at once (pin, release or
+ * a governor, at random) while `churn` makes the board step and execute, and
+ * returns the read-back failures, the writes the board lost (a knob file that
+ * no longer holds what was written, or a pinned unit that does not run at its
+ * pin) and the number of calls made.
+ */
+async function actuateWhileRunning(
+  sim: SimBoard,
+  rounds: number,
+  churn: (unitId: string) => Promise<void>,
+): Promise<{ mismatches: string[]; lost: string[]; calls: number }> {
+  const board = await discoverBoard(sim.root, { clock: sim.clock });
+  await using actuators = createActuators(board);
+  const rng = createRng(7);
+  const model: KnobModel = new Map();
+  const pinnedHz = new Map<string, number>();
+  const mismatches: string[] = [];
+  const lost: string[] = [];
+  let calls = 0;
+  const units = board.units.filter((u) => u.availableFreqsHz.length > 1);
+  const act = async (unitId: string) => {
+    const info = units.find((u) => u.id === unitId)!;
+    const roll = rng.next();
+    const freqHz = info.availableFreqsHz[rng.int(info.availableFreqsHz.length)];
+    try {
+      calls++;
+      let record;
+      if (roll < 0.6) record = await actuators.pinFrequency(unitId, freqHz);
+      else if (roll < 0.8) record = await actuators.release(unitId);
+      else record = await actuators.setGovernor(unitId, roll < 0.9 ? "performance" : "powersave");
+      for (const w of record.writes) model.set(w.path, w.value);
+      if (record.action === "pinFrequency") pinnedHz.set(unitId, freqHz);
+      else if (record.action === "release") pinnedHz.delete(unitId);
+    } catch (error) {
+      mismatches.push(error instanceof Error ? error.message : String(error));
+    }
+  };
+  for (let round = 0; round < rounds; round++) {
+    const a = units[rng.int(units.length)].id;
+    const b = units[(units.findIndex((u) => u.id === a) + 1 + rng.int(units.length - 1)) % units.length].id;
+    let settled = false;
+    const actions = Promise.all([act(a), act(b)]).finally(() => (settled = true));
+    // The board steps and executes while the writes and their read-backs are under way.
+    while (!settled) await churn(units[rng.int(units.length)].id);
+    await actions;
+    lost.push(...lostWrites(model));
+    // The board took the writes in: a pinned unit runs at its pin from its next execute() on.
+    for (const [unitId, hz] of pinnedHz) {
+      await churn(unitId);
+      const trueHz = sim.truthForTests().unitFreqHz[unitId];
+      if (Math.abs(trueHz - hz) > 1) lost.push(`${unitId} pinned at ${hz} Hz runs at ${trueHz} Hz`);
+    }
+  }
+  return { mismatches, lost, calls };
+}
+
+/** A short work item on `unitId` (a few hundred µs of simulated time). */
+function smallItem(sim: SimBoard, unitId: string) {
+  const unit = sim.units.find((u) => u.id === unitId)!;
+  return { unitId, flops: 2e6, bytes: 1e5, precision: unit.precisions[0] };
+}
+
+Deno.test("HAL actuator writes interleaved with a realtime board stepping and executing: none lost, every read-back matches", async () => {
+  // Realtime on the system clock, 2 ms steps: the board polls and publishes while the writes are in flight.
+  await using sim = await simBoard({ profileId: "rk3588", seed: 31, stepMs: 2, timeMode: "realtime" });
+  sim.start();
+  const result = await actuateWhileRunning(sim, 150, async (unitId) => {
+    await sim.execute([smallItem(sim, unitId)]);
+  });
+  await sim.stop();
+  assert.ok(result.calls >= 300, `${result.calls} actuator calls`);
+  assert.deepEqual(result.mismatches, [], "read-back mismatches");
+  assert.deepEqual(result.lost, [], "lost writes");
+});
+
+Deno.test("HAL actuator writes interleaved with a virtual board stepping and executing: none lost, every read-back matches", async () => {
+  await using sim = await simBoard({ profileId: "rk3588", seed: 37, stepMs: 10 });
+  // Someone watches every step, so the tree is published (knobs shown) at every step.
+  sim.onStep(() => {});
+  const result = await actuateWhileRunning(sim, 150, async (unitId) => {
+    await Promise.all([sim.execute([smallItem(sim, unitId)]), sim.advance(10)]);
+    // Virtual time moves on promise turns alone; between charges the service's runtime does real work (an
+    // ORT run) during which the actuators' file operations complete. A stat stands in for that work.
+    await Deno.stat(sim.root);
+  });
+  assert.ok(result.calls >= 300, `${result.calls} actuator calls`);
+  assert.deepEqual(result.mismatches, [], "read-back mismatches");
+  assert.deepEqual(result.lost, [], "lost writes");
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BackendError, ManualClock, TimeoutError } from "../../src/core/mod.ts";
+import { BackendError, createRng, ManualClock, TimeoutError } from "../../src/core/mod.ts";
 import { createSimBoard, GARBAGE_TEXT, type SimBoard } from "../../src/sim/mod.ts";
 import { readInt, readText, simBoard, tempRoot, trapezoidJ } from "./helpers.ts";
 
@@ -611,4 +611,194 @@ Deno.test("watching every step changes no value: the same calls give the same tr
     compared++;
   }
   assert.ok(compared > 150, `${compared} files compared`);
+});
+
+/** The A55, A76 and A76 policies of the rk3588 with their cooling devices and frequency tables (kHz). */
+function cpuPolicies(sim: SimBoard): { max: string; min: string; cdev: string; tableKHz: number[] }[] {
+  return ["policy0", "policy4", "policy6"].map((name) => {
+    const dir = `sys/devices/system/cpu/cpufreq/${name}`;
+    const cpu = readText(sim.root, `${dir}/related_cpus`).split(" ")[0];
+    return {
+      max: `${dir}/scaling_max_freq`,
+      min: `${dir}/scaling_min_freq`,
+      cdev: sim.paths.cooling.find((c) => c.type === `cpufreq-cpu${cpu}`)!.path,
+      tableKHz: readText(sim.root, `${dir}/scaling_available_frequencies`).trim().split(" ").map(Number),
+    };
+  });
+}
+
+/**
+ * Writes random limits into the A55/A76 knob files (two at a time, as user
+ * space does: open, truncate, write, on Deno's I/O threads) while a hot board
+ * steps and executes through many thermal cap changes, and checks after every
+ * round that each file shows the last request under the cap its cooling
+ * device imposes now; once cooled down, each file holds the request exactly.
+ */
+async function knobWritesRacingCaps(sim: SimBoard, run: (item: Parameters<SimBoard["execute"]>[0]) => Promise<void>) {
+  const policies = cpuPolicies(sim);
+  const requested = new Map<string, number>();
+  for (const p of policies) {
+    requested.set(p.max, readInt(sim.root, p.max));
+    requested.set(p.min, readInt(sim.root, p.min));
+  }
+  const capKHz = (p: (typeof policies)[number]) => {
+    const state = readInt(sim.root, `${p.cdev}/cur_state`);
+    return p.tableKHz[p.tableKHz.length - 1 - state];
+  };
+  const rng = createRng(11);
+  // Heat from units whose clocks the writes leave alone (GPU, NPU), plus some CPU work.
+  const load = [
+    { unitId: "gpu", flops: 1e10, bytes: 1e6, precision: "fp16" as const },
+    { unitId: "npu", flops: 1e11, bytes: 1e6, precision: "int8" as const },
+    { unitId: "cpu_big", flops: 1e9, bytes: 1e6, precision: "fp32" as const },
+  ];
+  // A very hot enclosure brings soc-thermal to its 85 °C trip quickly; a hot one and steady load then keep it
+  // around the trip, where the caps move all the time.
+  sim.inject({ kind: "ambient-step", deltaC: 60 });
+  for (let i = 0; i < 2000 && policies.every((p) => readInt(sim.root, `${p.cdev}/cur_state`) === 0); i++) {
+    await run(load);
+  }
+  sim.clear({ kind: "ambient-step", deltaC: 60 });
+  sim.inject({ kind: "ambient-step", deltaC: 40 });
+  let capChanges = 0;
+  let lastCaps = policies.map(capKHz).join();
+  for (let round = 0; round < 80; round++) {
+    const picked = [policies[rng.int(3)], policies[rng.int(3)]];
+    const files = [picked[0].max, rng.next() < 0.3 ? picked[1].min : picked[1].max];
+    if (files[0] === files[1]) files.pop();
+    let settled = false;
+    const writes = Promise.all(files.map(async (rel) => {
+      const p = policies.find((q) => q.max === rel || q.min === rel)!;
+      const kHz = p.tableKHz[rng.int(p.tableKHz.length)];
+      await Deno.writeTextFile(`${sim.root}/${rel}`, `${kHz}\n`, { create: false });
+      requested.set(rel, kHz);
+    })).finally(() => (settled = true));
+    while (!settled) {
+      await run(load);
+      // The runtime's own work between charges lets the writes' file operations complete.
+      await Deno.stat(sim.root);
+    }
+    await writes;
+    // The board takes the writes in at its next step, like a polling governor.
+    await run([]);
+    for (const p of policies) {
+      const maxKHz = Math.min(requested.get(p.max)!, capKHz(p));
+      assert.equal(readInt(sim.root, p.max), maxKHz, `round ${round}: ${p.max}`);
+      assert.equal(readInt(sim.root, p.min), Math.min(requested.get(p.min)!, maxKHz), `round ${round}: ${p.min}`);
+    }
+    const caps = policies.map(capKHz).join();
+    if (caps !== lastCaps) capChanges++;
+    lastCaps = caps;
+  }
+  assert.ok(capChanges >= 20, `the caps changed between ${capChanges} of 80 rounds`);
+  // Cool air and no load: every cap goes, every file shows exactly what was asked for last.
+  sim.clear({ kind: "ambient-step", deltaC: 40 });
+  for (let i = 0; i < 400 && policies.some((p) => readInt(sim.root, `${p.cdev}/cur_state`) > 0); i++) await run([]);
+  for (const p of policies) {
+    assert.equal(readInt(sim.root, `${p.cdev}/cur_state`), 0, `${p.cdev} released`);
+    assert.equal(readInt(sim.root, p.max), requested.get(p.max), p.max);
+    assert.equal(readInt(sim.root, p.min), Math.min(requested.get(p.min)!, requested.get(p.max)!), p.min);
+  }
+}
+
+Deno.test("knob writes racing thermal cap changes on a virtual board: each file shows the request under the cap, and the request once released", async () => {
+  await using sim = await simBoard({ profileId: "rk3588", seed: 43, stepMs: 100 });
+  sim.onStep(() => {});
+  await knobWritesRacingCaps(sim, async (items) => {
+    await Promise.all([sim.execute(items), sim.advance(500)]);
+  });
+});
+
+Deno.test("knob writes racing thermal cap changes on a realtime board: each file shows the request under the cap, and the request once released", async () => {
+  const clock = new ManualClock();
+  // Longer steps than the virtual board's: a realtime board publishes at every step.
+  await using sim = await simBoard({ profileId: "rk3588", seed: 43, stepMs: 250, timeMode: "realtime", clock });
+  sim.start();
+  await knobWritesRacingCaps(sim, async (items) => {
+    let done = false;
+    const call = sim.execute(items).finally(() => (done = true));
+    await clock.advance(500);
+    while (!done) await clock.advance(100);
+    await call;
+  });
+  await sim.stop();
+});
+
+/** Inode and modification time of every knob file of the board. */
+function knobStats(sim: SimBoard): Map<string, string> {
+  const files = [
+    ...sim.paths.cpufreq.flatMap((p) =>
+      ["scaling_governor", "scaling_min_freq", "scaling_max_freq", "scaling_setspeed"].map((f) => `${p.path}/${f}`)
+    ),
+    ...sim.paths.devfreq.flatMap((p) => ["governor", "min_freq", "max_freq"].map((f) => `${p.path}/${f}`)),
+  ];
+  return new Map(files.map((rel) => {
+    const info = Deno.statSync(`${sim.root}/${rel}`);
+    return [rel, `${info.ino} ${info.mtime?.getTime()}`];
+  }));
+}
+
+Deno.test("knob files are rewritten only when what the kernel shows changes; a value written into one stays in its file", async () => {
+  for (const timeMode of ["virtual", "realtime"] as const) {
+    const clock = new ManualClock();
+    await using sim = await simBoard({
+      profileId: "rk3588",
+      seed: 53,
+      stepMs: 100,
+      timeMode,
+      ...(timeMode === "realtime" ? { clock } : {}),
+    });
+    if (timeMode === "realtime") sim.start();
+    else sim.onStep(() => {});
+    const maxRel = `${POLICY4}/scaling_max_freq`;
+    // Like an actuator (open, write): the file keeps its inode.
+    write(sim.root, maxRel, "1800000\n");
+    const before = knobStats(sim);
+    for (let i = 0; i < 20; i++) {
+      const call = sim.execute([BIG_COMPUTE, { unitId: "gpu", flops: 1e9, bytes: 1e6, precision: "fp16" }]);
+      if (timeMode === "realtime") {
+        let done = false;
+        call.finally(() => (done = true));
+        while (!done) await clock.advance(50);
+      } else {
+        await sim.advance(150);
+      }
+      await call;
+    }
+    assert.ok(sim.readings().timeMs >= 2000, `${timeMode}: ${sim.readings().timeMs} ms simulated`);
+    assert.deepEqual(knobStats(sim), before, `${timeMode}: no knob file replaced or rewritten`);
+    assert.equal(readText(sim.root, maxRel), "1800000");
+    assert.equal(
+      readInt(sim.root, `${POLICY4}/scaling_cur_freq`) <= 1_800_000,
+      true,
+      `${timeMode}: the written limit is in force`,
+    );
+    if (timeMode === "realtime") await sim.stop();
+  }
+});
+
+Deno.test("a limit written equal to the value a thermal cap shows stays the request once the cap goes", async () => {
+  await using sim = await simBoard({ profileId: "rk3588", seed: 5, stepMs: 500 });
+  const root = sim.root;
+  const cdevBig = sim.paths.cooling.find((c) => c.type === "cpufreq-cpu4")!.path;
+  const topKHz = readInt(root, `${POLICY4}/cpuinfo_max_freq`);
+  sim.inject({ kind: "ambient-step", deltaC: 55 });
+  const heavy = [
+    { unitId: "cpu_big", flops: 1e16, bytes: 1e9, precision: "fp32" as const },
+    { unitId: "gpu", flops: 1e18, bytes: 1e9, precision: "fp16" as const },
+  ];
+  await assert.rejects(sim.execute(heavy, { timeoutMs: 400_000 }), TimeoutError);
+  const cappedKHz = readInt(root, `${POLICY4}/scaling_max_freq`);
+  assert.ok(readInt(root, `${cdevBig}/cur_state`) > 0 && cappedKHz < topKHz, `capped at ${cappedKHz} kHz`);
+  // Pinning at the cap, as the service's DVFS does: min = max = the value scaling_max_freq shows.
+  write(root, `${POLICY4}/scaling_min_freq`, `${cappedKHz}\n`);
+  write(root, `${POLICY4}/scaling_max_freq`, `${cappedKHz}\n`);
+  await sim.advance(500);
+  sim.clear({ kind: "ambient-step", deltaC: 55 });
+  await sim.advance(200_000);
+  assert.equal(readInt(root, `${cdevBig}/cur_state`), 0, "the cap went");
+  assert.equal(readInt(root, `${POLICY4}/scaling_max_freq`), cappedKHz, "the request stands, not the old maximum");
+  assert.equal(readInt(root, `${POLICY4}/scaling_min_freq`), cappedKHz);
+  await sim.execute([BIG_COMPUTE]);
+  assert.equal(readInt(root, `${POLICY4}/scaling_cur_freq`), cappedKHz);
 });

@@ -56,7 +56,7 @@ Deno.test("FrequencyDomain.resolve() follows the governor, the caps and the busy
   assert.equal(d.stepBusyMs, 100);
 });
 
-Deno.test("FrequencyDomain.applyKnobs() takes valid foreign writes and drops what the kernel would refuse", async () => {
+Deno.test("FrequencyDomain.takeKnobs() takes valid foreign writes and drops what the kernel would refuse", async () => {
   const root = await tempRoot();
   try {
     const w = new TreeWriter(root);
@@ -65,27 +65,74 @@ Deno.test("FrequencyDomain.applyKnobs() takes valid foreign writes and drops wha
     w.write("g", "ondemand");
     w.write("min", "408000");
     w.write("max", "1800000");
-    d.applyKnobs(w, knobs, true);
+    d.takeKnobs(w, knobs, true, 0);
     assert.deepEqual([d.governor, d.userMinHz, d.userMaxHz], ["ondemand", 408e6, 1800e6], "own writes change nothing");
     Deno.writeTextFileSync(`${root}/g`, "performance");
     Deno.writeTextFileSync(`${root}/max`, "1000000");
     Deno.writeTextFileSync(`${root}/min`, "99999999");
-    d.applyKnobs(w, knobs, false);
+    d.takeKnobs(w, knobs, false, 0);
     assert.deepEqual([d.governor, d.userMaxHz, d.userMinHz], ["performance", 1000e6, 1800e6]);
     assert.equal(d.minHz, 1000e6, "min never exceeds the effective max");
     Deno.writeTextFileSync(`${root}/g`, "warp");
     Deno.writeTextFileSync(`${root}/max`, "-5");
-    d.applyKnobs(w, knobs, false);
+    d.takeKnobs(w, knobs, false, 0);
     assert.deepEqual([d.governor, d.userMaxHz], ["performance", 1000e6]);
     d.curHz = 816e6;
     Deno.writeTextFileSync(`${root}/g`, "userspace");
-    d.applyKnobs(w, knobs, false);
+    d.takeKnobs(w, knobs, false, 0);
     assert.equal(d.setspeedHz, 816e6, "userspace starts at the current clock");
     assert.equal(d.knobView().setspeedHz, 816e6);
     const gpu = new FrequencyDomain(1, devfreq, [300e6, 600e6]);
     gpu.governor = "userspace";
     assert.equal(gpu.knobView().setspeedHz, null, "devfreq userspace has no set point until written");
   } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("FrequencyDomain.takeKnobs() takes a write of the capped value as the request, and waits a step before calling an empty file a refused write", async () => {
+  const root = await tempRoot();
+  const w = new TreeWriter(root);
+  try {
+    const knobs = { governor: "g", min: "min", max: "max", setspeed: "set", scale: 1e-3 };
+    const d = new FrequencyDomain(0, cpufreq, TABLE);
+    d.coolCapHz = 1200e6;
+    for (const [rel, text] of [["g", "ondemand"], ["min", "408000"], ["max", "1200000"], ["set", "<unsupported>"]]) {
+      w.replaceKnob(rel, text);
+    }
+    d.markKnobsShown();
+    assert.equal(d.knobsUnshown(), false);
+    // Someone asks for exactly what the capped file shows: that is the request now, and it outlives the cap.
+    Deno.writeTextFileSync(`${root}/max`, "1200000\n");
+    d.takeKnobs(w, knobs, true, 1);
+    assert.equal(d.userMaxHz, 1200e6);
+    assert.equal(d.knobsTouched, true);
+    d.coolCapHz = Number.POSITIVE_INFINITY;
+    assert.equal(d.maxHz, 1200e6);
+    d.markKnobsShown();
+    // An empty file is a write under way (its open truncated it) until a later step finds it still empty.
+    Deno.writeTextFileSync(`${root}/min`, "");
+    d.takeKnobs(w, knobs, true, 2);
+    d.takeKnobs(w, knobs, true, 2);
+    assert.equal(d.knobsTouched, false, "left alone within the step");
+    assert.ok(w.shows("min", "408000"));
+    d.takeKnobs(w, knobs, true, 3);
+    assert.equal(d.knobsTouched, true, "refused at a later step: the file must show the limit again");
+    assert.equal(w.readKnob("min")?.foreign, false, "the empty file is known now");
+    assert.equal(d.userMinHz, 408e6);
+    assert.equal(d.knobsUnshown(), true);
+    // A value that lands before the next step is simply taken.
+    d.markKnobsShown();
+    Deno.writeTextFileSync(`${root}/min`, "");
+    d.takeKnobs(w, knobs, true, 4);
+    Deno.writeTextFileSync(`${root}/min`, "816000\n");
+    d.takeKnobs(w, knobs, true, 4);
+    assert.equal(d.userMinHz, 816e6);
+    // The kernel refuses a set point outside the userspace governor.
+    assert.equal(d.takeKnob("setspeed", "1200000", 1e-3), false);
+    assert.equal(d.takeKnob("governor", "turbo", 1e-3), false);
+  } finally {
+    w.close();
     await Deno.remove(root, { recursive: true });
   }
 });

@@ -1,6 +1,32 @@
 import assert from "node:assert/strict";
-import { GARBAGE_TEXT, normalizeRel, relativeTarget, TreeWriter } from "../../src/sim/writer.ts";
+import {
+  GARBAGE_TEXT,
+  KNOB_MTIME_MS,
+  normalizeRel,
+  POOL_DIR,
+  QUIET_ORPHAN_MS,
+  relativeTarget,
+  REUSE_AFTER_MS,
+  TreeWriter,
+} from "../../src/sim/writer.ts";
 import { tempRoot } from "./helpers.ts";
+
+/** A knob read without its modification time. */
+function knob(w: TreeWriter, rel: string): { text: string; foreign: boolean } | undefined {
+  const read = w.readKnob(rel);
+  return read && { text: read.text, foreign: read.foreign };
+}
+
+/** Everything a handle's file holds. */
+function readThrough(file: Deno.FsFile): string {
+  file.seekSync(0, Deno.SeekMode.Start);
+  const buffer = new Uint8Array(256);
+  return new TextDecoder().decode(buffer.subarray(0, file.readSync(buffer) ?? 0));
+}
+
+function mtimeMs(path: string): number | undefined {
+  return Deno.statSync(path).mtime?.getTime();
+}
 
 Deno.test("TreeWriter.write() adds the sysfs newline, leaves no temp file and skips identical rewrites", async () => {
   const root = await tempRoot();
@@ -26,9 +52,9 @@ Deno.test("TreeWriter.readKnob() tells a foreign write from the writer's own", a
   try {
     const w = new TreeWriter(root);
     w.write("k/scaling_governor", "ondemand");
-    assert.deepEqual(w.readKnob("k/scaling_governor"), { text: "ondemand\n", foreign: false });
+    assert.deepEqual(knob(w, "k/scaling_governor"), { text: "ondemand\n", foreign: false });
     Deno.writeTextFileSync(`${root}/k/scaling_governor`, "performance");
-    assert.deepEqual(w.readKnob("k/scaling_governor"), { text: "performance", foreign: true });
+    assert.deepEqual(knob(w, "k/scaling_governor"), { text: "performance", foreign: true });
     assert.equal(w.readKnob("k/missing"), undefined);
   } finally {
     await Deno.remove(root, { recursive: true });
@@ -118,11 +144,11 @@ Deno.test("TreeWriter in place reads knobs through its handles and sees writes m
   const w = new TreeWriter(root, { mode: "in-place", maxOpenFiles: 2 });
   try {
     w.write("k/scaling_governor", "ondemand");
-    assert.deepEqual(w.readKnob("k/scaling_governor"), { text: "ondemand\n", foreign: false });
+    assert.deepEqual(knob(w, "k/scaling_governor"), { text: "ondemand\n", foreign: false });
     Deno.writeTextFileSync(`${root}/k/scaling_governor`, "performance\n");
-    assert.deepEqual(w.readKnob("k/scaling_governor"), { text: "performance\n", foreign: true });
+    assert.deepEqual(knob(w, "k/scaling_governor"), { text: "performance\n", foreign: true });
     Deno.writeTextFileSync(`${root}/k/scaling_governor`, "powersave\n");
-    assert.deepEqual(w.readKnob("k/scaling_governor"), { text: "powersave\n", foreign: true });
+    assert.deepEqual(knob(w, "k/scaling_governor"), { text: "powersave\n", foreign: true });
     // The writer's own shorter value after a longer foreign one leaves no tail behind.
     w.write("k/scaling_governor", "userspace");
     Deno.writeTextFileSync(`${root}/k/scaling_governor`, "conservative\n");
@@ -145,4 +171,130 @@ Deno.test("TreeWriter in place reads knobs through its handles and sees writes m
     await Deno.remove(root, { recursive: true });
   }
   assert.throws(() => new TreeWriter(root, { mode: "sideways" as never }), /mode must be "atomic" or "in-place"/);
+});
+
+Deno.test("TreeWriter atomic rewrites a file through inodes out of sight for REUSE_AFTER_MS; a reader of an older one keeps its value", async () => {
+  const root = await tempRoot();
+  let nowMs = 0;
+  const w = new TreeWriter(root, { nowMs: () => nowMs });
+  const path = `${root}/sys/a/temp`;
+  try {
+    w.write("sys/a/temp", "1");
+    w.write("sys/a/temp", "2");
+    // A reader that opened the file just before the next value.
+    const reader = Deno.openSync(path);
+    w.write("sys/a/temp", "3");
+    w.write("sys/a/temp", "4");
+    assert.equal(Deno.readTextFileSync(path), "4\n");
+    assert.equal(readThrough(reader), "2\n", "no inode out of sight for long enough: the reader's is left alone");
+    assert.equal(w.pooledInodes, 3);
+    nowMs = REUSE_AFTER_MS;
+    w.write("sys/a/temp", "5");
+    assert.equal(Deno.readTextFileSync(path), "5\n");
+    assert.equal(readThrough(reader), "5\n", "the oldest retired inode is reused once out of sight long enough");
+    assert.equal(w.pooledInodes, 3);
+    reader.close();
+    // Permission bits follow each value: an unreadable empty sensor, then a value again.
+    w.write("sys/a/temp", "", { raw: true, mode: 0o000 });
+    assert.equal(Deno.statSync(path).mode! & 0o777, 0o000);
+    nowMs += REUSE_AFTER_MS;
+    w.write("sys/a/temp", "6");
+    assert.equal(Deno.statSync(path).mode! & 0o777, Deno.statSync(`${root}/sys/a`).mode! & 0o666);
+    assert.equal(Deno.readTextFileSync(path), "6\n");
+    assert.deepEqual([...Deno.readDirSync(`${root}/sys/a`)].map((e) => e.name), ["temp"], "no temp name left behind");
+    // A fault lets the file's pooled inodes go; its next values start over.
+    w.removeFault("sys/a/temp");
+    assert.equal(w.pooledInodes, 0);
+    w.clearFault("sys/a/temp");
+    w.write("sys/a/temp", "7");
+    assert.equal(Deno.readTextFileSync(path), "7\n");
+  } finally {
+    w.close();
+  }
+  assert.throws(() => Deno.statSync(`${root}/${POOL_DIR}`), Deno.errors.NotFound, "close() removes the pool");
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("TreeWriter.replaceKnob() shows a value in a stamped inode, and a write of the same text by someone else is still foreign", async () => {
+  const root = await tempRoot();
+  const w = new TreeWriter(root);
+  const path = `${root}/k/scaling_max_freq`;
+  try {
+    assert.deepEqual(w.replaceKnob("k/scaling_max_freq", "2400000"), []);
+    assert.equal(Deno.readTextFileSync(path), "2400000\n");
+    assert.equal(mtimeMs(path), KNOB_MTIME_MS);
+    assert.deepEqual(knob(w, "k/scaling_max_freq"), { text: "2400000\n", foreign: false });
+    const inode = Deno.statSync(path).ino;
+    assert.deepEqual(w.replaceKnob("k/scaling_max_freq", "1800000"), []);
+    assert.notEqual(Deno.statSync(path).ino, inode, "a new inode takes the name");
+    assert.ok(w.shows("k/scaling_max_freq", "1800000"));
+    Deno.writeTextFileSync(path, "1800000\n");
+    const read = w.readKnob("k/scaling_max_freq")!;
+    assert.deepEqual([read.text, read.foreign], ["1800000\n", true], "same text, but someone wrote it");
+    w.adopt("k/scaling_max_freq", read.text, read.mtimeMs);
+    assert.equal(w.readKnob("k/scaling_max_freq")!.foreign, false);
+  } finally {
+    w.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("TreeWriter.replaceKnob() hands back a write it has not read instead of replacing it", async () => {
+  const root = await tempRoot();
+  const w = new TreeWriter(root, { mode: "in-place" });
+  const path = `${root}/k/scaling_max_freq`;
+  try {
+    w.replaceKnob("k/scaling_max_freq", "2400000");
+    Deno.writeTextFileSync(path, "1800000\n");
+    const inode = Deno.statSync(path).ino;
+    assert.deepEqual(w.replaceKnob("k/scaling_max_freq", "1200000"), ["1800000\n"]);
+    assert.equal(Deno.readTextFileSync(path), "1800000\n");
+    assert.equal(Deno.statSync(path).ino, inode, "left alone");
+    assert.ok(w.shows("k/scaling_max_freq", "1800000"), "known now");
+    assert.deepEqual(w.replaceKnob("k/scaling_max_freq", "1200000"), []);
+    assert.equal(Deno.readTextFileSync(path), "1200000\n");
+    // A writer whose open truncated the file, its write still to come: the empty file is handed back, not replaced.
+    const writer = Deno.openSync(path, { write: true, truncate: true });
+    assert.deepEqual(w.replaceKnob("k/scaling_max_freq", "816000"), [""]);
+    writer.writeSync(new TextEncoder().encode("600000\n"));
+    writer.close();
+    assert.deepEqual(knob(w, "k/scaling_max_freq"), { text: "600000\n", foreign: true });
+  } finally {
+    w.close();
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("TreeWriter.lateKnobWrites() returns what a writer that opened the file before a replacement wrote into the replaced inode", async () => {
+  const root = await tempRoot();
+  let nowMs = 0;
+  const w = new TreeWriter(root, { nowMs: () => nowMs });
+  const path = `${root}/k/scaling_max_freq`;
+  try {
+    w.replaceKnob("k/scaling_max_freq", "2400000");
+    // Opened before the replacement, written after it.
+    const early = Deno.openSync(path, { write: true });
+    const quiet = Deno.openSync(path, { write: true });
+    assert.deepEqual(w.replaceKnob("k/scaling_max_freq", "1800000"), []);
+    assert.equal(w.watchedKnobInodes, 1);
+    early.truncateSync(0);
+    early.writeSync(new TextEncoder().encode("2016000\n"));
+    early.close();
+    assert.equal(Deno.readTextFileSync(path), "1800000\n", "the file itself shows the replacement");
+    assert.deepEqual(w.lateKnobWrites("k/scaling_max_freq"), ["2016000\n"]);
+    assert.deepEqual(w.lateKnobWrites("k/scaling_max_freq"), [], "handed back once");
+    // replaceKnob() hands late writes back before anything else.
+    quiet.truncateSync(0);
+    quiet.writeSync(new TextEncoder().encode("1416000\n"));
+    quiet.close();
+    assert.deepEqual(w.replaceKnob("k/scaling_max_freq", "1200000"), ["1416000\n"]);
+    assert.equal(Deno.readTextFileSync(path), "1800000\n");
+    // Nobody writes the replaced inode: the watch ends.
+    nowMs = QUIET_ORPHAN_MS + 1;
+    assert.deepEqual(w.lateKnobWrites("k/scaling_max_freq"), []);
+    assert.equal(w.watchedKnobInodes, 0);
+  } finally {
+    w.close();
+    await Deno.remove(root, { recursive: true });
+  }
 });
