@@ -8,7 +8,7 @@
  * `scaling_max_freq` no longer tells the kernel's cap apart from the
  * service's own setting: `capHz` does, by comparing it with what was written.
  */
-import { isQeilError, type Logger } from "../core/mod.ts";
+import type { Logger } from "../core/mod.ts";
 import type { Actuators, Board, Sample } from "../hal/mod.ts";
 import type { BoardModel, Placement } from "../physics/mod.ts";
 
@@ -107,7 +107,7 @@ class Controller implements DvfsController {
       running[unitId] = snapped;
       if (this.#pins.get(unitId) === snapped) continue;
       try {
-        await withRetry(() => this.#o.actuators.pinFrequency(unitId, snapped));
+        await this.#o.actuators.pinFrequency(unitId, snapped);
         this.#pins.set(unitId, snapped);
       } catch (error) {
         this.#errors++;
@@ -130,26 +130,12 @@ class Controller implements DvfsController {
 
   async #release(unitId: string): Promise<void> {
     try {
-      await withRetry(() => this.#o.actuators.release(unitId));
+      await this.#o.actuators.release(unitId);
     } catch (error) {
       this.#errors++;
       this.#o.logger?.warn("cannot release a unit's clock", { unitId, error });
     }
     this.#pins.delete(unitId);
-  }
-}
-
-/** Write attempts of one actuator call: a knob the kernel (or a simulator) rewrote under the write gets another. */
-const ATTEMPTS = 3;
-
-/** Runs an actuator call, again when a write did not read back (ActuatorError); other errors are final. */
-async function withRetry<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      if (attempt >= ATTEMPTS || !isQeilError(error, "Actuator")) throw error;
-    }
   }
 }
 
