@@ -177,7 +177,8 @@ async function loadQueries(
     if (task === "wikitext") out.push(wikitextQueries(await loadWikitext(paths.wikitextTest)));
     else if (task === "arc_challenge") out.push(arcQueries(await loadArc(paths.arcChallengeTest)));
     else {
-      const [test, train] = await Promise.all([loadGsm8k(paths.gsm8kTest), loadGsm8k(paths.gsm8kTrain)]);
+      const test = await loadGsm8k(paths.gsm8kTest);
+      const train = await loadGsm8k(paths.gsm8kTrain);
       const selected = limit === undefined ? test : test.slice(0, limit);
       fewShot = fitShots((shots) =>
         gsm8kQueries(selected, train, { seed, shots }).queries.every((q) =>

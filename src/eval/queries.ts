@@ -120,7 +120,9 @@ export async function loadTaskQueries(options: LoadTaskQueriesOptions): Promise<
         out.push(wikitextQueries(await loadWikitext(paths.wikitextTest)));
         break;
       case "gsm8k": {
-        const [test, train] = await Promise.all([loadGsm8k(paths.gsm8kTest), loadGsm8k(paths.gsm8kTrain)]);
+        // One after the other: with both files missing, the error always names the test split.
+        const test = await loadGsm8k(paths.gsm8kTest);
+        const train = await loadGsm8k(paths.gsm8kTrain);
         out.push(
           gsm8kQueries(test, train, {
             seed: options.seed,

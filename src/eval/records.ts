@@ -41,7 +41,10 @@ export interface QueryExecution {
  * part of it: the harness measures them around the call.
  */
 export interface QueryOutcome {
-  /** Samples the mode started (finished or cancelled): its compute. */
+  /**
+   * Samples the answer was decided on: all k for a fixed-k vote, the cascade's count when it stopped early
+   * (samples it cancelled then are in `execution.samplesStarted`, their compute in the measured energy).
+   */
   samplesUsed: number;
   /** The sample budget k of this query. */
   k: number;
@@ -56,7 +59,7 @@ export interface QueryOutcome {
   choiceLogLikelihoods?: readonly number[];
   /** WikiText: the article's summed token log-likelihood, nats. */
   logLikelihood?: number;
-  /** Faults injected while this query ran. @default 0 */
+  /** Faults the runner itself injected while this query ran (the harness adds those it injected). @default 0 */
   faultsInjected?: number;
   /** Of those, faults the service recovered from (the query still answered). @default 0 */
   faultsRecovered?: number;
@@ -94,7 +97,9 @@ export interface QueryRecord {
   /** From the call to the runner to its result, ms of the harness's clock. */
   latencyMs: number;
   throttleEvents: number;
+  /** Faults injected while the query ran. */
   faultsInjected: number;
+  /** Of those, faults after which the query was still answered (all of them, or none when it was not). */
   faultsRecovered: number;
   /** The faults injected while the query ran, described. */
   faults: string[];

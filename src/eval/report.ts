@@ -166,7 +166,7 @@ export interface BoardSetting {
 export interface PhysicsSetting {
   /** The model was refitted online from the board's measurements (else it stayed as calibrated before the run). */
   onlineCalibration: boolean;
-  /** Jobs whose prediction was compared with the measurement. */
+  /** Jobs whose prediction was compared with the measurement (the orchestrator keeps the last 200). */
   jobs: number;
   /** Post-hoc predicted vs measured job energy, MAPE %. */
   energyMapePct?: number;

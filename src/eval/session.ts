@@ -15,6 +15,7 @@ import { createOrchestrator, type Orchestrator, type OrchestratorOptions } from 
 import type { SimBoard } from "../sim/mod.ts";
 import { createSimFaultInjector, scheduleFaults, simFaultSensors } from "./faults.ts";
 import { type ProgressSink, runEvaluation } from "./harness.ts";
+import { formatFigure } from "./markdown.ts";
 import { paretoPointsFromPlan } from "./plots.ts";
 import type { EvalResult, EvalSettings, ReportHeader } from "./report.ts";
 import {
@@ -198,9 +199,8 @@ export async function evaluateOnBoard(options: BoardEvaluationOptions): Promise<
       for (const t of result.targets) {
         if (t.status !== "not met" || (t.id !== "energy" && t.id !== "latency")) continue;
         t.why = `${t.why ?? ""}${t.why ? ". " : ""}The planner's physics missed the measured energy of the run's ` +
-          `jobs by ${
-            energyMape.toFixed(0)
-          }% (MAPE): qeil chose placements on a model that no longer matched the board` +
+          `last ${predicted.energyCount} jobs by ${formatFigure(energyMape)}% (MAPE): qeil chose placements on a ` +
+          "model that no longer matched the board" +
           ((options.orchestrator?.onlineCalibration ?? true) ? " (the online calibration drifted away from it)" : "");
       }
     }

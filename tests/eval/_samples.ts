@@ -12,6 +12,8 @@ export interface ScriptedReading {
   units?: Record<string, { tempC?: number; powerW?: number }>;
   /** Trips of the one thermal zone `soc-thermal`. */
   trips?: TripPoint[];
+  /** The board has no rail that gives its total power (a real board without power sensors). */
+  noTotalRail?: boolean;
 }
 
 /** A complete Sample with one input rail (`board_total`) and the given units. */
@@ -33,12 +35,12 @@ export function scriptedSample(r: ScriptedReading): Sample {
     coolingDevices: [],
     devfreq: [],
     cpufreq: [],
-    power: [{ name: "board_total", role: "input", ok: true, powerW: r.totalPowerW }],
+    power: r.noTotalRail ? [] : [{ name: "board_total", role: "input", ok: true, powerW: r.totalPowerW }],
     load: [],
     memory: ok({ totalBytes: 8e9, availableBytes: 4e9 }),
     units,
-    totalPowerW: ok(r.totalPowerW),
-    totalPowerRails: ["board_total"],
+    totalPowerW: r.noTotalRail ? fail("no rail gives the board's total power") : ok(r.totalPowerW),
+    totalPowerRails: r.noTotalRail ? [] : ["board_total"],
     throttled: r.throttled ?? false,
   };
 }

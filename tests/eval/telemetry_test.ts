@@ -25,7 +25,15 @@ Deno.test("RunTelemetry measures a window's energy by the trapezoid of the board
   await sampler.sampleOnce();
   const m = await window.end();
   // (4 + 6) / 2 x 1 s + (6 + 2) / 2 x 2 s = 5 + 8 = 13 J over 3 s.
-  assert.deepEqual(m, { energyJ: 13, durationMs: 3000, throttleEvents: 0, samples: 3 });
+  assert.deepEqual(m, {
+    energyJ: 13,
+    perRailJ: { board_total: 13 },
+    incompleteRails: [],
+    totalRails: ["board_total"],
+    durationMs: 3000,
+    throttleEvents: 0,
+    samples: 3,
+  });
   assert.equal(board.remaining, 0);
   assert.equal(telemetry.samples, 4);
 });
@@ -75,8 +83,30 @@ Deno.test("RunTelemetry reports a window over no time as no energy", async () =>
   // Two reads at the same instant (a virtual clock nothing advanced).
   const { telemetry } = telemetryOver(new ScriptedBoard([{ tMs: 10, totalPowerW: 3 }, { tMs: 10, totalPowerW: 3 }]));
   const w = await telemetry.begin("instant");
-  assert.deepEqual(await w.end(), { energyJ: 0, durationMs: 0, throttleEvents: 0, samples: 1 });
+  assert.deepEqual(await w.end(), {
+    energyJ: 0,
+    perRailJ: {},
+    incompleteRails: [],
+    totalRails: ["board_total"],
+    durationMs: 0,
+    throttleEvents: 0,
+    samples: 1,
+  });
   assert.equal(telemetry.samples, 2);
+});
+
+Deno.test("RunTelemetry reports energy as not measured on a board with no total-power rail", async () => {
+  const board = new ScriptedBoard([
+    { tMs: 0, totalPowerW: 0, noTotalRail: true },
+    { tMs: 800, totalPowerW: 0, noTotalRail: true },
+  ]);
+  const { telemetry } = telemetryOver(board);
+  const w = await telemetry.begin("blind");
+  const m = await w.end();
+  assert.equal(m.energyJ, null);
+  assert.match(m.energyUnavailable!, /no rail that gives its total power/);
+  assert.equal(m.durationMs, 800);
+  assert.equal(m.samples, 2);
 });
 
 Deno.test("RunTelemetry refuses a sampleNow that never hands it a sample", async () => {
