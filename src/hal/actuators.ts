@@ -384,8 +384,16 @@ class SysfsActuators implements Actuators {
     const write: KnobWrite = { path, value, readBack: back.value };
     if (matches(back.value)) return write;
     if (cappedByThermal && (await cappedByThermal(back.value))) return { ...write, cappedByThermal: true };
-    throw new ActuatorError(`wrote "${value}" to ${path} but it reads back "${back.value}"`, {
-      details: { path, requested: value, readBack: back.value },
+    // The cooling state is read after the knob: a cap released between the two reads shows a lowered
+    // read-back with an idle cooling device. Read the knob once more before calling it a mismatch.
+    const again = await readValue(path);
+    if (again.ok && matches(again.value)) return { ...write, readBack: again.value };
+    if (again.ok && cappedByThermal && (await cappedByThermal(again.value))) {
+      return { ...write, readBack: again.value, cappedByThermal: true };
+    }
+    const last = again.ok ? again.value : back.value;
+    throw new ActuatorError(`wrote "${value}" to ${path} but it reads back "${last}"`, {
+      details: { path, requested: value, readBack: last },
     });
   }
 }

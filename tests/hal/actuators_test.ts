@@ -12,15 +12,17 @@ async function read(root: string, rel: string): Promise<string> {
 
 /**
  * Replaces a knob file with a FIFO behind which the test plays the kernel:
- * it takes the actuator's write, then serves `readBack` to the read-back.
+ * it takes the actuator's write, then serves each of `readBacks` to one read,
+ * in order (a FIFO open blocks until both ends are there, so every read the
+ * actuator makes must be served, and no more).
  */
-async function kernelKnob(path: string, readBack: string): Promise<{ written: Promise<string> }> {
+async function kernelKnob(path: string, ...readBacks: string[]): Promise<{ written: Promise<string> }> {
   await Deno.remove(path);
   await mkfifo(path);
   // Wrapped in an object: an async function returning a bare promise would wait for it.
   const written = (async () => {
     const text = await Deno.readTextFile(path);
-    await Deno.writeTextFile(path, `${readBack}\n`, { create: false });
+    for (const value of readBacks) await Deno.writeTextFile(path, `${value}\n`, { create: false });
     return text.trim();
   })();
   return { written };
@@ -155,7 +157,8 @@ Deno.test("a write that does not read back is an ActuatorError naming path, requ
   const board = await discoverBoard(tree.root);
   await using act = createActuators(board);
   const path = `${tree.root}/${CPUFREQ}/policy0/scaling_max_freq`;
-  const kernel = await kernelKnob(path, "1008000");
+  // The cooling device is idle, so the lower value is read once more before it counts as a mismatch.
+  const kernel = await kernelKnob(path, "1008000", "1008000");
   await assert.rejects(act.setMaxFreq("cpu_little", 1.2e9), (e: unknown) => {
     assert.ok(e instanceof ActuatorError);
     assert.equal(e.code, "Actuator");
@@ -177,6 +180,20 @@ Deno.test("a lower read-back is accepted as the kernel's thermal cap when the kn
   assert.deepEqual(record.writes, [{ path, value: "1608000", readBack: "1416000", cappedByThermal: true }]);
   assert.equal(await kernel.written, "1608000");
   await plainKnob(path, "1416000");
+});
+
+Deno.test("a cap released between the read-back and the cooling-state read is no mismatch: the knob is read again", async () => {
+  await using tree = await tempFixture("rk3588");
+  const board = await discoverBoard(tree.root);
+  await using act = createActuators(board);
+  // The kernel showed the capped value, then released the cap (cooling state 0) before the HAL looked.
+  await Deno.writeTextFile(`${tree.root}/sys/devices/virtual/thermal/cooling_device0/cur_state`, "0\n");
+  const path = `${tree.root}/${CPUFREQ}/policy0/scaling_max_freq`;
+  const kernel = await kernelKnob(path, "1416000", "1608000");
+  const record = await act.setMaxFreq("cpu_little", 1.608e9);
+  assert.deepEqual(record.writes, [{ path, value: "1608000", readBack: "1608000" }]);
+  assert.equal(await kernel.written, "1608000");
+  await plainKnob(path, "1608000");
 });
 
 Deno.test("writes to one device are serialised while other devices proceed", async () => {
