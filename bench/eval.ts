@@ -7,12 +7,13 @@
  * target checks; each report is written under `--out` (report.json, report.md,
  * SVG plots). Asserts nothing.
  *
- * `--frozen` adds, in process, the same run with qeil's physics kept as
- * calibrated before the run (no online refit): what qeil does when its
- * online calibration does not drift.
+ * `--runs` picks the runs per board: `default` (the CLI as a child), `faults`
+ * (the same with `--inject-faults`) and `frozen` (in process, qeil's physics
+ * kept as calibrated before the run, no online refit: what qeil does when
+ * its online calibration does not drift).
  *
- * Usage: deno run -A --unstable-net bench/eval.ts [--limit 100] [--boards rk3588,jetson-orin-nano] [--no-faults]
- *          [--frozen] [--out DIR]
+ * Usage: deno run -A --unstable-net bench/eval.ts [--limit 100] [--boards rk3588,jetson-orin-nano]
+ *          [--runs default,faults,frozen] [--out DIR]
  */
 import { parseArgs } from "node:util";
 import { parseCommandArgs } from "../cli/command.ts";
@@ -23,8 +24,7 @@ const { values } = parseArgs({
   options: {
     limit: { type: "string", default: "100" },
     boards: { type: "string", default: "rk3588,jetson-orin-nano" },
-    "no-faults": { type: "boolean", default: false },
-    frozen: { type: "boolean", default: false },
+    runs: { type: "string", default: "default,faults" },
     out: { type: "string", default: "out/eval" },
     seed: { type: "string", default: "0" },
   },
@@ -117,8 +117,11 @@ async function show(title: string, code: number, wallMs: number, stdout: Uint8Ar
   }
 }
 
+const runs = values.runs!.split(",");
+const unknown = runs.filter((r) => !["default", "faults", "frozen"].includes(r));
+if (unknown.length > 0) throw new RangeError(`--runs: unknown run(s) ${unknown.join(", ")} (default, faults, frozen)`);
 for (const board of values.boards!.split(",")) {
-  await runChild(board, false);
-  if (!values["no-faults"]) await runChild(board, true);
-  if (values.frozen) await runFrozen(board);
+  if (runs.includes("default")) await runChild(board, false);
+  if (runs.includes("faults")) await runChild(board, true);
+  if (runs.includes("frozen")) await runFrozen(board);
 }
