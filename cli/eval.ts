@@ -411,7 +411,8 @@ simulated device clock (sim:) or wall time (a real board). --board sim:PROFILE c
 the simulated board first. --cost-shape charges the simulated board for a declared model config
 (e.g. tests/fixtures/cost-shapes/llama-3.2-1b-int4.json) while the tokens come from --model.
 --inject-faults injects a seeded schedule of unit failures, hangs and sensor losses (the same
-for every mode). --out DIR writes report.json, report.md and SVG plots.`,
+queries and kinds for every mode; a unit fault strikes the unit at work, mid-query). --out DIR
+writes report.json, report.md and SVG plots.`,
   options: {
     board: {
       type: "string",
