@@ -60,7 +60,16 @@ const records: QueryRecord[] = timed("grade 100 queries x 3 tasks x 3 modes", ()
             choiceLogLikelihoods: query.item.choices.map((_, i) => -1 - i),
           };
         }
-        const measured = { energyJ: 1, durationMs: 1000, throttleEvents: 0, samples: 10, latencyMs: 1000 };
+        const measured = {
+          energyJ: 1,
+          perRailJ: { vdd_in: 1 },
+          incompleteRails: [],
+          totalRails: ["vdd_in"],
+          durationMs: 1000,
+          throttleEvents: 0,
+          samples: 10,
+          latencyMs: 1000,
+        };
         out.push(gradeOutcome(query, mode, outcome, measured));
       }
     }

@@ -80,8 +80,37 @@ export type SimFault =
   | { kind: "sensor-remove"; path: string }
   /** The file holds garbage until cleared. */
   | { kind: "sensor-garbage"; path: string }
-  /** Ambient temperature jumps by `deltaC` (clearing undoes it). */
+  /**
+   * Ambient temperature jumps by `deltaC` (clearing undoes it). With the
+   * steps in force, the ambient must stay above absolute zero and at most
+   * `SIM_AMBIENT_MAX_C`.
+   */
   | { kind: "ambient-step"; deltaC: number };
+
+/**
+ * Why a simulated board powered itself off. Like a real one: the kernel
+ * polls its zones and, at a zone's critical trip, powers the board off
+ * (thermal_zone_device_critical -> hw_protection_shutdown); where the SoC has
+ * a thermal shutdown of its own (RK3588 TSADC, 120 °C on every channel) it
+ * cuts the power even without the kernel.
+ */
+export interface SimShutdown {
+  /** `critical-trip`: the kernel's critical trip of a zone; `hardware`: the SoC's own thermal shutdown. */
+  kind: "critical-trip" | "hardware";
+  /** Sysfs `type` of the zone whose sensor reached it. */
+  zoneType: string;
+  /** What that sensor read, °C. */
+  tempC: number;
+  /** The trip or hardware limit it reached, °C. */
+  limitC: number;
+  /** Simulated time of the shutdown (the end of the step whose reading reached it), ms since creation. */
+  timeMs: number;
+  /** What `execute()` rejects with while the board is off (`board powered off: soc-thermal reached ...`). */
+  message: string;
+}
+
+/** Whether a simulated board has power. */
+export type SimPowerState = { on: true } | { on: false; shutdown: SimShutdown };
 
 /** Public facts about a unit (from the profile, not the truth). */
 export interface SimUnitInfo {
@@ -94,6 +123,11 @@ export interface SimUnitInfo {
 /** What the tree said after the last step, in SI units (the sensor view, never the truth). */
 export interface SimReadings {
   timeMs: number;
+  /**
+   * False while the board is powered off: no kernel reads a sensor (every
+   * zone `undefined`), clocks read 0 Hz, nothing is busy, rails read 0 W.
+   */
+  poweredOn: boolean;
   zones: readonly { type: string; tempC: number | undefined }[];
   domains: readonly { name: string; unitId?: string; curFreqHz: number; maxFreqHz: number; governor: string }[];
   cooling: readonly { type: string; state: number }[];
@@ -119,6 +153,8 @@ export interface SimTruthForTests {
   unitFreqHz: Record<string, number>;
   /** Simulated time, ms. */
   timeMs: number;
+  /** False while the board is powered off (every unit and the base then draw 0 W). */
+  poweredOn: boolean;
 }
 
 /**
@@ -145,6 +181,23 @@ export interface SimTruthForTests {
  * Take a HAL sample right before opening and right before closing an energy
  * window: the `qeil_sim` counters then give the window's exact energy however
  * short it is.
+ *
+ * Thermal shutdown: no temperature runs away. When a sensor reading at a step
+ * end reaches a zone's critical trip, or the SoC's own shutdown temperature
+ * where the board has one (RK3588: TSADC, 120 °C on any channel), the board
+ * powers off at that instant (a real orderly power-off takes a few seconds
+ * more). Then, as on a real board whose kernel is gone: its `sys` and `proc`
+ * trees disappear (a HAL reading them gets a missing-file error on every
+ * channel, and no crash), every unit stops (pending calls and every later
+ * `execute()` reject with a BackendError naming the zone and the temperature,
+ * `board powered off: soc-thermal reached its critical trip 115 °C (read
+ * 115.2 °C)`), every unit and the rest of the board draw 0 W, fans stop, and
+ * the zones cool toward the ambient through their RC model. Time still moves
+ * (`advance()`, `onStep()` callbacks, the realtime steps). `power` tells why
+ * the board is off. It stays off until `powerOn()`, which reboots it: knobs
+ * back to the kernel's defaults, thermal governors and statistics since boot
+ * reset, the `qeil_sim` energy counters where they stopped (so an energy
+ * window across the outage counts no energy for it rather than a bogus wrap).
  */
 export interface SimBoard extends AsyncDisposable {
   readonly profileId: string;
@@ -158,6 +211,8 @@ export interface SimBoard extends AsyncDisposable {
   readonly paths: SimTreePaths;
   /** Faults in force. */
   readonly faults: readonly SimFault[];
+  /** On, or off since a thermal shutdown (see the interface's notes and `powerOn()`). */
+  readonly power: SimPowerState;
   /**
    * Runs work: items on different units run concurrently (sharing the DRAM
    * bus), items on one unit in order, after any earlier calls' items on that
@@ -172,7 +227,7 @@ export interface SimBoard extends AsyncDisposable {
    * (concurrent callers meet at the instants where a call settles).
    * Realtime: resolves once the simulated duration has passed on the clock.
    * @throws RangeError for an unknown unit, a negative or non-finite amount, an invalid or unsupported precision
-   * @throws BackendError when a unit has an injected failure
+   * @throws BackendError when a unit has an injected failure, or when the board is (or goes) powered off
    * @throws TimeoutError after `timeoutMs` of simulated time
    */
   execute(items: readonly SimWorkItem[], options?: SimExecuteOptions): Promise<SimExecution[]>;
@@ -189,7 +244,8 @@ export interface SimBoard extends AsyncDisposable {
   /**
    * Calls `callback(timeMs)` (simulated ms since creation) at the end of
    * every step whose end is a multiple of `periodMs` (rounded up to whole
-   * steps) since creation, with the tree written, and awaits it before the
+   * steps) since creation, with the tree written (no tree while the board is
+   * powered off: callbacks still run), and awaits it before the
    * next step: a HAL sampler's `sampleOnce()` there reads the tree in virtual
    * time. A virtual board writes its files only for observers, so a coarse
    * period makes idle time cheap; the energy counters stay exact however
@@ -200,7 +256,22 @@ export interface SimBoard extends AsyncDisposable {
    * @throws RangeError for a period that is not a finite number > 0
    */
   onStep(callback: (timeMs: number) => void | Promise<void>, options?: { periodMs?: number }): () => void;
+  /**
+   * Injects a fault. Sensor faults need the tree, so not while the board is powered off.
+   * @throws RangeError for an unknown unit or path, an ambient step out of range
+   * @throws Error for a sensor fault on a powered-off board (it has no tree)
+   */
   inject(fault: SimFault): void;
+  /**
+   * Powers a board that shut itself down on again, like its power button: it
+   * boots at once with its tree written afresh (kernel defaults in the knob
+   * files, thermal governors and statistics since boot reset; sensor faults
+   * still in force). Nothing turns a board on by itself: a harness or a test
+   * does. Does nothing on a board that is on.
+   * @throws BackendError while a sensor still reads at or above its critical
+   *   trip or the hardware limit (the board would cut its power again at once)
+   */
+  powerOn(): void;
   /** Clears faults matching `fault` (kind and target), or all faults. */
   clear(fault?: SimFault): void;
   /** The sensor values of the last step end (published, or about to be). */

@@ -17,8 +17,16 @@
  * Knob files belong to user space: the domains keep what was written there
  * as the request, and a knob file is rewritten only when what the kernel
  * would show differs from what it holds (see `#showKnobs`).
+ *
+ * Power: at every step end, while the board is on, the sensor readings are
+ * checked against the critical trips and the hardware's own shutdown
+ * temperature; one reached powers the board off (see `SimBoard`): the tree
+ * goes, calls fail, power drops to 0 W, the RC zones cool. Leakage is thus
+ * only ever evaluated below those temperatures (plus one step's rise), so it
+ * cannot run away; with the ambient bounded too, every value stays finite.
  */
 import {
+  BackendError,
   type BoardPriors,
   type Clock,
   createRng,
@@ -34,14 +42,16 @@ import type {
   SimExecuteOptions,
   SimExecution,
   SimFault,
+  SimPowerState,
   SimReadings,
+  SimShutdown,
   SimTimeMode,
   SimTruthForTests,
   SimUnitInfo,
   SimWorkItem,
 } from "./api.ts";
 import { FrequencyDomain } from "./dvfs.ts";
-import { ThermalModel } from "./heat.ts";
+import { type ShutdownCrossing, ThermalModel } from "./heat.ts";
 import { type BoardLayout, getLayout } from "./layout.ts";
 import { voltageAtV } from "./physics.ts";
 import { EPS_MS, type Item, Scheduler, type SchedUnit, unitFailure } from "./scheduler.ts";
@@ -62,6 +72,16 @@ const DMC_UP_THRESHOLD = 0.25;
 const WAKE_REASON = "new work";
 /** Rounds of taking in a concurrent knob write and showing the knobs again, per publish. */
 const MAX_KNOB_ROUNDS = 8;
+/**
+ * Highest ambient a simulated board accepts, °C. Far above anything a board
+ * survives (solder melts near 220 °C: the board powers off long before), yet
+ * every temperature the model then reaches stays a plain integer in m°C.
+ */
+export const SIM_AMBIENT_MAX_C = 1000;
+/** The ambient must stay above this, °C. */
+const ABSOLUTE_ZERO_C = -273.15;
+/** The trees a running kernel provides (and that go with it); the rest of the root is disk. */
+const KERNEL_TREES = ["sys", "proc"] as const;
 
 /** Lets queued promise continuations run (a settled chain of awaits needs several turns). */
 async function yieldMicrotasks(turns = 20): Promise<void> {
@@ -125,6 +145,14 @@ class SimBoardImpl implements SimBoard {
   #baseEnergyJ = 0;
   /** Base-power energy of the step in progress, J. */
   #stepBaseJ = 0;
+  /** Average base power of the last step, W (0 once a step passed powered off). */
+  #lastStepBaseW: number;
+  /** Why the board is off; undefined while it is on. */
+  #shutdown: SimShutdown | undefined;
+  /** Simulated time the running kernel booted (creation, or the last `powerOn()`), ms. */
+  #bootMs: number;
+  /** The board came on during the step in progress (its base power covers part of the step). */
+  #bootedMidStep = false;
   /** The last published view. */
   #lastView: StepView | undefined;
   /** The view of the last step end, until it is published. */
@@ -161,6 +189,8 @@ class SimBoardImpl implements SimBoard {
     }
     this.#originMs = this.clock.monotonicMs();
     this.#t = this.#originMs;
+    this.#bootMs = this.#originMs;
+    this.#lastStepBaseW = this.#truth.basePowerW;
 
     // Frequency domains: a unit's table is its OPP list; other devices bring their own.
     const unitPriors = new Map(this.#truth.units.map((u) => [u.id, u]));
@@ -242,7 +272,7 @@ class SimBoardImpl implements SimBoard {
   /** Writes the initial tree: a board that has idled long enough to sit at its idle steady state. */
   init(): void {
     this.#resolveFrequencies();
-    this.#thermal.settle(() => this.#unitPowers());
+    this.#thermal.settle(() => this.#unitPowers(), this.#highestShutdownC());
     for (const unit of this.#units.values()) unit.lastStepPowerW = this.#powerW(unit);
     this.#tree.build();
     this.#thermal.sample((sigma) => this.#gauss(sigma));
@@ -254,11 +284,16 @@ class SimBoardImpl implements SimBoard {
     return this.#faults.map((f) => ({ ...f }));
   }
 
+  get power(): SimPowerState {
+    return this.#shutdown ? { on: false, shutdown: { ...this.#shutdown } } : { on: true };
+  }
+
   // ---- public API -----------------------------------------------------------------------------------------
 
   async execute(items: readonly SimWorkItem[], options: SimExecuteOptions = {}): Promise<SimExecution[]> {
     this.#checkUsable("execute");
     const parsed = this.#scheduler.validate(items, options);
+    this.#checkPowered();
     options.signal?.throwIfAborted();
     if (this.timeMode === "realtime") {
       if (!this.#running) throw new Error("execute() on a realtime simulated board needs start() first");
@@ -266,6 +301,8 @@ class SimBoardImpl implements SimBoard {
       // steps on the way publish; the instant itself needs no publishing: nothing settled).
       await this.#withLock(() => this.#runUntil(Math.max(this.#t, this.clock.monotonicMs()), false, false));
       options.signal?.throwIfAborted();
+      // The board may have shut down on the way.
+      this.#checkPowered();
     }
     if (parsed.length === 0) return [];
     // Knob writes since the last step apply from this call on, as if the governor had just polled.
@@ -340,6 +377,11 @@ class SimBoardImpl implements SimBoard {
         break;
       case "sensor-remove":
       case "sensor-garbage":
+        if (this.#shutdown) {
+          throw new Error(
+            `inject(${fault.kind}): the simulated board is powered off (${this.#shutdown.message}); it has no tree`,
+          );
+        }
         rel = this.#writer.resolve(fault.path);
         if (fault.kind === "sensor-remove") this.#writer.removeFault(rel);
         else this.#writer.garbageFault(rel);
@@ -348,6 +390,7 @@ class SimBoardImpl implements SimBoard {
         if (!Number.isFinite(fault.deltaC)) {
           throw new RangeError(`ambient-step needs a finite deltaC, got ${fault.deltaC}`);
         }
+        this.#checkAmbientStep(fault.deltaC);
         this.#thermal.ambientC += fault.deltaC;
         break;
       default:
@@ -394,18 +437,54 @@ class SimBoardImpl implements SimBoard {
           break;
       }
     }
-    if (sensors) {
-      // Files come back at once: static ones from the build, values from the last step.
+    if (sensors && !this.#shutdown) {
+      // Files come back at once: static ones from the build, values from the last step (or at the next boot).
       this.#tree.build();
       this.#publish(true);
     }
     this.#kick();
   }
 
+  powerOn(): void {
+    this.#checkUsable("powerOn");
+    if (!this.#shutdown) return;
+    const hot = this.#thermal.shutdownCrossing(this.#layout.hardwareShutdown);
+    if (hot) {
+      throw new BackendError(
+        `cannot power the simulated board on: ${hot.zoneType} reads ${hot.tempC.toFixed(1)} °C, ` +
+          `at or above ${this.#limitText(hot)} (it would cut its power again at once)`,
+        { details: { zoneType: hot.zoneType, tempC: hot.tempC, limitC: hot.limitC } },
+      );
+    }
+    this.#shutdown = undefined;
+    // A boot: the kernel's defaults and its statistics since boot; the temperatures are what they are.
+    this.#bootMs = this.#t;
+    this.#bootedMidStep = this.#t > this.#lastStepEndMs() + EPS_MS;
+    for (const d of this.#domains) d.reset();
+    this.#thermal.resetGovernors();
+    this.#cpuBusyMs.fill(0);
+    this.#busUtil = 0;
+    this.#lastSlowMs = Number.NEGATIVE_INFINITY;
+    this.#knobsStale = true;
+    this.#resolveFrequencies();
+    for (const unit of this.#units.values()) {
+      unit.lastStepPowerW = this.#powerW(unit);
+      unit.lastStepBusy = 0;
+    }
+    this.#lastStepBaseW = this.#truth.basePowerW;
+    this.#tree.build();
+    this.#writer.restoreGarbage();
+    this.#pendingView = this.#makeView(0);
+    this.#publish();
+    this.#kick();
+  }
+
   readings(): SimReadings {
+    if (this.#shutdown) return this.#offReadings();
     const view = this.#pendingView ?? this.#lastView!;
     return {
       timeMs: view.timeMs,
+      poweredOn: true,
       zones: this.#layout.zones.map((z, i) => ({
         type: z.type,
         tempC: view.zonesMilliC[i] === undefined ? undefined : view.zonesMilliC[i]! / 1000,
@@ -432,13 +511,13 @@ class SimBoardImpl implements SimBoard {
     const freqHz: Record<string, number> = {};
     const baseJ = this.#baseEnergyJ + this.#stepBaseJ;
     let totalJ = baseJ;
-    let totalPowerW = this.#truth.basePowerW;
+    let totalPowerW = this.#lastStepBaseW;
     for (const [id, u] of this.#units) {
       units[id] = u.energyJ + u.stepEnergyJ;
       totalJ += units[id];
       unitPowerW[id] = u.lastStepPowerW;
       totalPowerW += u.lastStepPowerW;
-      freqHz[id] = unitFreqHz(u);
+      freqHz[id] = this.#shutdown ? 0 : unitFreqHz(u);
     }
     return {
       priors: structuredClone(this.#truth),
@@ -450,6 +529,7 @@ class SimBoardImpl implements SimBoard {
       energyJ: { units, baseJ, totalJ },
       unitFreqHz: freqHz,
       timeMs: this.#t - this.#originMs,
+      poweredOn: this.#shutdown === undefined,
     };
   }
 
@@ -463,6 +543,99 @@ class SimBoardImpl implements SimBoard {
 
   #checkUsable(what: string): void {
     if (this.#disposed) throw new Error(`${what}() on a disposed simulated board`);
+  }
+
+  // ---- power ----------------------------------------------------------------------------------------------
+
+  /** @throws BackendError naming the zone and the temperature that powered the board off */
+  #checkPowered(): void {
+    if (this.#shutdown) throw this.#poweredOffError(this.#shutdown);
+  }
+
+  #poweredOffError(shutdown: SimShutdown): BackendError {
+    return new BackendError(shutdown.message, {
+      details: {
+        shutdown: shutdown.kind,
+        zoneType: shutdown.zoneType,
+        tempC: shutdown.tempC,
+        limitC: shutdown.limitC,
+        timeMs: shutdown.timeMs,
+      },
+    });
+  }
+
+  /** `its critical trip 115 °C` or `the TSADC hardware shutdown temperature 120 °C`. */
+  #limitText(crossing: ShutdownCrossing): string {
+    return crossing.kind === "critical-trip"
+      ? `its critical trip ${crossing.limitC} °C`
+      : `the ${this.#layout.hardwareShutdown?.by ?? "hardware"} shutdown temperature ${crossing.limitC} °C`;
+  }
+
+  /**
+   * The board cuts its power at the end of the step whose reading reached a
+   * shutdown temperature: the kernel and its trees go, every unit stops (its
+   * calls reject), fans stop, nothing draws power.
+   */
+  #powerOff(crossing: ShutdownCrossing): void {
+    const shutdown: SimShutdown = {
+      ...crossing,
+      timeMs: this.#t - this.#originMs,
+      message: `board powered off: ${crossing.zoneType} reached ${this.#limitText(crossing)} (read ${
+        crossing.tempC.toFixed(1)
+      } °C)`,
+    };
+    this.#shutdown = shutdown;
+    this.#thermal.resetGovernors();
+    this.#pendingView = undefined;
+    for (const tree of KERNEL_TREES) this.#writer.remove(tree);
+    this.#scheduler.failAll(this.#poweredOffError(shutdown));
+  }
+
+  /** What `readings()` gives while the board is off: nothing read, nothing clocked, nothing drawn. */
+  #offReadings(): SimReadings {
+    const unitBusy: Record<string, number> = {};
+    for (const id of this.#units.keys()) unitBusy[id] = 0;
+    return {
+      timeMs: this.#lastStepEndMs() - this.#originMs,
+      poweredOn: false,
+      zones: this.#layout.zones.map((z) => ({ type: z.type, tempC: undefined })),
+      domains: this.#domains.map((d) => ({
+        name: d.spec.name,
+        ...(d.spec.unitId !== undefined ? { unitId: d.spec.unitId } : {}),
+        curFreqHz: 0,
+        maxFreqHz: 0,
+        governor: "",
+      })),
+      cooling: this.#layout.cooling.map((c) => ({ type: c.type, state: 0 })),
+      unitBusy,
+      rails: this.#tree.paths.power.map((p) => ({ label: p.label, powerW: 0 })),
+    };
+  }
+
+  /** The highest temperature at which the board shuts down (a critical trip or the hardware's limit), °C. */
+  #highestShutdownC(): number {
+    let highestC = this.#layout.hardwareShutdown?.tempC ?? Number.NEGATIVE_INFINITY;
+    for (const z of this.#layout.zones) {
+      for (const t of z.trips) if (t.type === "critical") highestC = Math.max(highestC, t.tempC);
+    }
+    return Number.isFinite(highestC) ? highestC : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * Refuses an ambient step that would take the ambient above
+   * `SIM_AMBIENT_MAX_C` or to absolute zero with the steps in force (clear()
+   * lifts them all at once, back to the truth's ambient).
+   * @throws RangeError naming the step and the ambient it would reach
+   */
+  #checkAmbientStep(deltaC: number): void {
+    let reachC = this.#truth.ambientC + deltaC;
+    for (const f of this.#faults) if (f.kind === "ambient-step") reachC += f.deltaC;
+    if (!(reachC > ABSOLUTE_ZERO_C && reachC <= SIM_AMBIENT_MAX_C)) {
+      throw new RangeError(
+        `ambient-step of ${deltaC} K would take the ambient to ${reachC.toFixed(2)} °C with the steps in force ` +
+          `(it must stay above ${ABSOLUTE_ZERO_C} °C and at most ${SIM_AMBIENT_MAX_C} °C)`,
+      );
+    }
   }
 
   // ---- time -----------------------------------------------------------------------------------------------
@@ -539,9 +712,15 @@ class SimBoardImpl implements SimBoard {
     return this.#originMs + (this.#stepIndex + 1) * this.stepMs;
   }
 
+  /** End of the last physics step (the creation instant before the first), ms. */
+  #lastStepEndMs(): number {
+    return this.#originMs + this.#stepIndex * this.stepMs;
+  }
+
   /** Clocks and rates for the segment that starts now. */
   #prepareSegment(): void {
-    this.#resolveFrequencies();
+    // A board without power has no clock to pick (and no work to rate).
+    if (!this.#shutdown) this.#resolveFrequencies();
     computeRates(this.#units.values(), this.#truth.busBandwidthBytesPerS);
   }
 
@@ -564,10 +743,12 @@ class SimBoardImpl implements SimBoard {
       this.#t = endMs;
       const settledNow = this.#scheduler.settleCount;
       this.#scheduler.settleDue();
-      const settled = this.#scheduler.settleCount !== settledNow;
+      let settled = this.#scheduler.settleCount !== settledNow;
       if (this.#t >= gridMs - EPS_MS) {
         this.#t = Math.max(this.#t, gridMs);
         this.#physicsStep();
+        // A shutdown at this step end rejects the pending calls: their callers resume now.
+        settled ||= this.#scheduler.settleCount !== settledNow;
         const due = this.#dueSubscriptions();
         const sleepers = this.#manual !== undefined && this.#manual.pendingSleeps > 0;
         // Nobody can look: keep stepping without touching a file or yielding.
@@ -632,7 +813,8 @@ class SimBoardImpl implements SimBoard {
 
   /** Integrates power, traffic, busy time and work progress over a segment of constant rates. */
   #integrate(durationMs: number): void {
-    if (durationMs <= 0) return;
+    // Powered off, nothing draws power, computes or counts time.
+    if (durationMs <= 0 || this.#shutdown) return;
     const seconds = durationMs / 1000;
     this.#stepBaseJ += this.#truth.basePowerW * seconds;
     for (const unit of this.#units.values()) {
@@ -654,11 +836,13 @@ class SimBoardImpl implements SimBoard {
 
   /**
    * End of a physics step: power averages, RC zones, sensors (noise drawn
-   * every step, watched or not), governors, knobs, the view to publish.
+   * every step, watched or not, powered or not), the shutdown check, then
+   * (with power) governors, knobs and the view to publish.
    */
   #physicsStep(): void {
     const stepMs = this.stepMs;
     const seconds = stepMs / 1000;
+    const poweredThroughout = !this.#shutdown && !this.#bootedMidStep;
     this.#stepIndex++;
     const powers = this.#powers;
     for (const unit of this.#units.values()) {
@@ -667,23 +851,19 @@ class SimBoardImpl implements SimBoard {
       unit.energyJ += unit.stepEnergyJ;
       powers.set(unit.priors.id, unit.lastStepPowerW);
     }
+    // The constant itself for a step powered throughout (the tree then shows exactly what it always did).
+    this.#lastStepBaseW = poweredThroughout ? this.#truth.basePowerW : this.#stepBaseJ / seconds;
+    this.#bootedMidStep = false;
     this.#baseEnergyJ += this.#stepBaseJ;
     this.#stepBaseJ = 0;
     this.#busUtil = this.#stepBusBytes / (this.#truth.busBandwidthBytesPerS * seconds);
     this.#thermal.step(powers, stepMs);
-    const elapsedMs = this.#t - this.#originMs;
-    for (let cpu = 0; cpu < this.#cpuBusyMs.length; cpu++) {
-      this.#cpuBusyMs[cpu] = Math.min(this.#cpuBusyMs[cpu] + OS_BACKGROUND_LOAD * stepMs, elapsedMs);
-    }
     this.#thermal.sample((sigma) => this.#gauss(sigma));
-    this.#thermal.govern();
-    // Realtime readers and writers run at any moment; in virtual time only when the simulator yields.
-    if (this.#knobsStale || this.timeMode === "realtime") {
-      for (const d of this.#domains) this.#applyKnobs(d, true);
-      this.#knobsStale = false;
+    if (!this.#shutdown) {
+      const crossing = this.#thermal.shutdownCrossing(this.#layout.hardwareShutdown);
+      if (crossing) this.#powerOff(crossing);
+      else this.#kernelStep(stepMs);
     }
-    this.#resolveFrequencies();
-    this.#pendingView = this.#makeView(stepMs);
     for (const unit of this.#units.values()) {
       unit.stepEnergyJ = 0;
       unit.stepBusyMs = 0;
@@ -693,6 +873,22 @@ class SimBoardImpl implements SimBoard {
     this.#stepBusBytes = 0;
   }
 
+  /** What the running kernel does at a step end: CPU time accounting, governors, knobs, the view to publish. */
+  #kernelStep(stepMs: number): void {
+    const sinceBootMs = this.#t - this.#bootMs;
+    for (let cpu = 0; cpu < this.#cpuBusyMs.length; cpu++) {
+      this.#cpuBusyMs[cpu] = Math.min(this.#cpuBusyMs[cpu] + OS_BACKGROUND_LOAD * stepMs, sinceBootMs);
+    }
+    this.#thermal.govern();
+    // Realtime readers and writers run at any moment; in virtual time only when the simulator yields.
+    if (this.#knobsStale || this.timeMode === "realtime") {
+      for (const d of this.#domains) this.#applyKnobs(d, true);
+      this.#knobsStale = false;
+    }
+    this.#resolveFrequencies();
+    this.#pendingView = this.#makeView(stepMs);
+  }
+
   /**
    * Rewrites the tree where it changed: the knobs where the kernel would show
    * something else now, the sensor view of the last step end (once), and the
@@ -700,6 +896,8 @@ class SimBoardImpl implements SimBoard {
    * again (files that come back after a fault).
    */
   #publish(rewriteLast = false): void {
+    // No kernel, no tree.
+    if (this.#shutdown) return;
     for (const d of this.#domains) if (rewriteLast || d.knobsUnshown()) this.#showKnobs(d);
     const view = this.#pendingView;
     if (view) {
@@ -792,7 +990,7 @@ class SimBoardImpl implements SimBoard {
       this.#layout.power,
       this.#tree.paths.power,
       (id) => this.#units.get(id)?.lastStepPowerW ?? 0,
-      this.#truth.basePowerW,
+      this.#lastStepBaseW,
       (sigma) => this.#gauss(sigma),
     );
     return {
@@ -803,7 +1001,7 @@ class SimBoardImpl implements SimBoard {
       domains,
       unitBusy,
       cpuBusyMs: [...this.#cpuBusyMs],
-      cpuTotalMs: this.#t - this.#originMs,
+      cpuTotalMs: this.#t - this.#bootMs,
       power,
       memTotalBytes,
       memAvailableBytes: memTotalBytes - this.#layout.baselineUsedBytes + memJitter,

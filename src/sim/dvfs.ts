@@ -82,6 +82,30 @@ export class FrequencyDomain {
     this.transitions = tableHz.map(() => tableHz.map(() => 0));
   }
 
+  /**
+   * Back to the state a booting kernel gives the domain: the default
+   * governor, the whole table as limits, no cap, the lowest clock, statistics
+   * since boot at zero, the knob files to be shown afresh.
+   */
+  reset(): void {
+    const table = this.tableHz;
+    this.governor = this.spec.governor;
+    this.userMinHz = table[0];
+    this.userMaxHz = table[table.length - 1];
+    this.setspeedHz = table[0];
+    this.setspeedSet = false;
+    this.coolCapHz = Number.POSITIVE_INFINITY;
+    this.vendorCapHz = Number.POSITIVE_INFINITY;
+    this.curHz = table[0];
+    this.trueHz = table[0];
+    this.timeInStateMs.fill(0);
+    for (const row of this.transitions) row.fill(0);
+    this.stepBusyMs = 0;
+    this.knobsTouched = false;
+    this.#shown = undefined;
+    this.#emptySince.clear();
+  }
+
   /** Effective upper limit: the user's max under the thermal and vendor caps. */
   get maxHz(): number {
     return Math.min(this.userMaxHz, this.coolCapHz, this.vendorCapHz);

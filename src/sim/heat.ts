@@ -2,12 +2,13 @@
  * The thermal side of a simulated board: first-order RC nodes coupled through
  * per-unit thermal resistances, the temperature sensors that read them (with
  * a calibration offset, noise and quantisation), the step_wise governor over
- * every bound trip, fans that lower the thermal resistance, and vendor
- * temperature caps on devfreq devices.
+ * every bound trip, fans that lower the thermal resistance, vendor
+ * temperature caps on devfreq devices, and the shutdown conditions (critical
+ * trips, the hardware's own limit).
  */
 import type { Rng, ThermalZonePriors } from "../core/mod.ts";
 import type { FrequencyDomain } from "./dvfs.ts";
-import type { BoardLayout, ZoneSpec } from "./layout.ts";
+import type { BoardLayout, HardwareShutdownSpec, ZoneSpec } from "./layout.ts";
 import { rcStepC } from "./physics.ts";
 import { coolingState, type InstanceState, NO_TARGET, stepWiseTarget, trendOf, tripCrossed } from "./thermal.ts";
 
@@ -46,6 +47,18 @@ interface VendorCap {
   hystC: number;
   maxFreqHz: number;
   active: boolean;
+}
+
+/** A sensor reading that calls for a shutdown. */
+export interface ShutdownCrossing {
+  /** `critical-trip`: the kernel's critical trip of the zone; `hardware`: the hardware's own limit. */
+  kind: "critical-trip" | "hardware";
+  /** Sysfs `type` of the zone whose sensor read it. */
+  zoneType: string;
+  /** The reading, °C. */
+  tempC: number;
+  /** The trip or limit it reached, °C. */
+  limitC: number;
 }
 
 /** What the thermal model needs to be built. */
@@ -205,13 +218,16 @@ export class ThermalModel {
 
   /**
    * Puts every node at its steady state under the power `powerOf` gives for the
-   * current temperatures (a fixed point: leakage grows with temperature).
+   * current temperatures (a fixed point: leakage grows with temperature). A
+   * truth whose leakage outgrows its cooling has no such point: the iteration
+   * would run away to Infinity, so no node goes above `ceilingC` (a board
+   * that starts there powers off at its first step).
    */
-  settle(powerOf: () => ReadonlyMap<string, number>, iterations = 40): void {
+  settle(powerOf: () => ReadonlyMap<string, number>, ceilingC = Number.POSITIVE_INFINITY, iterations = 40): void {
     const fan = this.#fanFactor();
     for (let i = 0; i < iterations; i++) {
       const powers = powerOf();
-      for (const node of this.#nodes.values()) node.tempC = this.#steadyC(node, powers, fan);
+      for (const node of this.#nodes.values()) node.tempC = Math.min(this.#steadyC(node, powers, fan), ceilingC);
     }
   }
 
@@ -243,6 +259,53 @@ export class ThermalModel {
         }
       }
       s.readingMilliC = max;
+    }
+  }
+
+  /**
+   * The first reading of the last sample at or above a shutdown temperature:
+   * a zone's critical trip (the kernel's check, `temp >= trip`, in layout
+   * order), else the hardware's limit on any readable sensor of its own
+   * (derived `max` zones excluded). Undefined when nothing calls for one.
+   */
+  shutdownCrossing(hardware: HardwareShutdownSpec | undefined): ShutdownCrossing | undefined {
+    for (const s of this.#sensors) {
+      if (s.readingMilliC === undefined) continue;
+      const tempC = s.readingMilliC / 1000;
+      for (const trip of s.spec.trips) {
+        if (trip.type === "critical" && tempC >= trip.tempC) {
+          return { kind: "critical-trip", zoneType: s.spec.type, tempC, limitC: trip.tempC };
+        }
+      }
+    }
+    if (hardware === undefined) return undefined;
+    for (const s of this.#sensors) {
+      if (s.readingMilliC === undefined || s.spec.source === "max") continue;
+      const tempC = s.readingMilliC / 1000;
+      if (tempC >= hardware.tempC) return { kind: "hardware", zoneType: s.spec.type, tempC, limitC: hardware.tempC };
+    }
+    return undefined;
+  }
+
+  /**
+   * Forgets every governor's state, as a kernel that stops (and one that
+   * boots) does: no trip crossed, no cooling state (fans stop), no cap on any
+   * domain.
+   */
+  resetGovernors(): void {
+    for (const s of this.#sensors) {
+      s.previousC = undefined;
+      s.crossed.fill(false);
+    }
+    for (const inst of this.#instances) {
+      inst.target = NO_TARGET;
+      inst.initialized = false;
+    }
+    this.#cdevStates.fill(0);
+    for (const domain of this.#cdevDomains) if (domain) domain.coolCapHz = Number.POSITIVE_INFINITY;
+    for (const cap of this.#caps) {
+      cap.active = false;
+      cap.domain.vendorCapHz = Number.POSITIVE_INFINITY;
     }
   }
 

@@ -196,6 +196,18 @@ export interface HighTempCapSpec {
   maxFreqHz: number;
 }
 
+/**
+ * A shutdown the hardware makes on its own, independent of Linux: a sensor
+ * block that cuts the board's power (or resets it) when one of its channels
+ * reaches a temperature. It watches every readable sensor of the board.
+ */
+export interface HardwareShutdownSpec {
+  /** Temperature at which it acts, °C. */
+  tempC: number;
+  /** What acts, for messages (`TSADC`). */
+  by: string;
+}
+
 /** The whole sysfs layout of one board. */
 export interface BoardLayout {
   id: SimBoardId;
@@ -209,6 +221,8 @@ export interface BoardLayout {
   extras: readonly ExtraSpec[];
   firmware?: FirmwareSpec;
   highTempCaps?: readonly HighTempCapSpec[];
+  /** Where boards.md gives one: the hardware's own thermal shutdown (beside the kernel's critical trips). */
+  hardwareShutdown?: HardwareShutdownSpec;
   /** Memory the kernel and firmware reserve (MemTotal = physical - reserved), bytes. */
   reservedBytes: number;
   /** Memory in use by the OS at idle (MemAvailable = MemTotal - this), bytes. */
@@ -359,11 +373,14 @@ const rk3588: BoardLayout = {
     },
   ],
   highTempCaps: [{ domain: "fb000000.gpu", zoneType: "soc-thermal", tempC: 85, hystC: 2, maxFreqHz: 800e6 }],
+  // `rockchip,hw-tshut-temp = <120000>` (boards.md 1.2): the TSADC cuts the power on any of its channels at 120 °C.
+  hardwareShutdown: { tempC: 120, by: "TSADC" },
   reservedBytes: 230 * MIB,
   baselineUsedBytes: 420 * MIB,
   notes: [
     "vendor BSP 6.1 names (boards.md 1.1); soc-thermal policy is power_allocator on the vendor tree, step_wise here",
     "qeil-only hwmon power rails: real RK3588 boards have no rail sensor (boards.md 1.6)",
+    "TSADC hardware shutdown at 120 °C on every channel (boards.md 1.2), beside the kernel's 115 °C critical trip on soc-thermal",
   ],
 };
 
@@ -491,6 +508,7 @@ const jetsonOrinNano: BoardLayout = {
     "INA3221 at 1-0040 with the three upstream p3767 labels; the Orin Nano has no NC channel (that quirk is the AGX Orin's second INA3221)",
     "soc0-2 have no priors in the profile: their RC nodes are derived from the cpu and gpu zones",
     "cpufreq/devfreq cooling devices on the sw-throttle trips are an assumption (not in boards.md)",
+    "no hardware thermtrip: boards.md gives no BPMP thermtrip temperature (UNSURE); the kernel's sw-shutdown trips act",
   ],
 };
 

@@ -817,6 +817,21 @@ export class TreeWriter {
     this.#faults.push({ rel, kind: "garbage" });
   }
 
+  /**
+   * Fills the files of the `sensor-garbage` faults in force with garbage
+   * again: after their tree was removed and written anew (a simulated board
+   * that booted again), a garbled sensor stays garbled.
+   */
+  restoreGarbage(): void {
+    for (const f of this.#faults) {
+      if (f.kind !== "garbage" || this.#faults.some((g) => g.kind === "remove" && this.#covers(g.rel, f.rel))) continue;
+      this.mkdir(parentOf(f.rel));
+      this.#drop(f.rel);
+      Deno.writeTextFileSync(this.abs(f.rel), GARBAGE_TEXT);
+      this.invalidate(f.rel);
+    }
+  }
+
   /** Lifts the faults on `rel`; the files reappear at their next write. Returns how many were lifted. */
   clearFault(rel: string): number {
     const lifted = this.#faults.filter((f) => f.rel === rel);
@@ -833,6 +848,11 @@ export class TreeWriter {
   /** True when a fault covers `rel` (the path itself or a directory above it). */
   #faultAt(rel: string): boolean {
     if (this.#faults.length === 0) return false;
-    return this.#faults.some((f) => f.rel === "" || rel === f.rel || rel.startsWith(f.rel + "/"));
+    return this.#faults.some((f) => this.#covers(f.rel, rel));
+  }
+
+  /** True when `rel` is `faultRel` or below it. */
+  #covers(faultRel: string, rel: string): boolean {
+    return faultRel === "" || rel === faultRel || rel.startsWith(faultRel + "/");
   }
 }

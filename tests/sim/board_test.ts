@@ -19,6 +19,13 @@ async function duration(sim: SimBoard, item: typeof BIG_COMPUTE | Parameters<Sim
   return run.durationMs;
 }
 
+/**
+ * Sustained heavy load in a +55 K enclosure (seed 5), ms: long enough to cross
+ * the 85 °C passive trip and stay throttled; past about 340 s the board would
+ * reach its 115 °C critical trip and power off.
+ */
+const HOT_LOAD_MS = 150_000;
+
 /** Records the soc-thermal reading (°C) after every step. */
 function recordSoc(sim: SimBoard): { timeMs: number; tempC: number }[] {
   const trace: { timeMs: number; tempC: number }[] = [];
@@ -89,7 +96,7 @@ Deno.test("the step_wise governor throttles past the passive trip and releases b
     { unitId: "cpu_big", flops: 1e16, bytes: 1e9, precision: "fp32" as const },
     { unitId: "gpu", flops: 1e18, bytes: 1e9, precision: "fp16" as const },
   ];
-  await assert.rejects(sim.execute(heavy, { timeoutMs: 400_000 }), TimeoutError);
+  await assert.rejects(sim.execute(heavy, { timeoutMs: HOT_LOAD_MS }), TimeoutError);
   off();
   assert.ok(throttledAt !== undefined, "the cooling device engaged");
   assert.ok(maxState > 0);
@@ -787,7 +794,7 @@ Deno.test("a limit written equal to the value a thermal cap shows stays the requ
     { unitId: "cpu_big", flops: 1e16, bytes: 1e9, precision: "fp32" as const },
     { unitId: "gpu", flops: 1e18, bytes: 1e9, precision: "fp16" as const },
   ];
-  await assert.rejects(sim.execute(heavy, { timeoutMs: 400_000 }), TimeoutError);
+  await assert.rejects(sim.execute(heavy, { timeoutMs: HOT_LOAD_MS }), TimeoutError);
   const cappedKHz = readInt(root, `${POLICY4}/scaling_max_freq`);
   assert.ok(readInt(root, `${cdevBig}/cur_state`) > 0 && cappedKHz < topKHz, `capped at ${cappedKHz} kHz`);
   // Pinning at the cap, as the service's DVFS does: min = max = the value scaling_max_freq shows.
