@@ -151,6 +151,14 @@ export interface CalibrationResult {
 const PARAMS_PER_UNIT = 5;
 const KAPPA_MIN_PER_K = 0.005;
 const KAPPA_MAX_PER_K = 0.15;
+/**
+ * Upper bound of a power multiplier (a coefficient over its datasheet prior).
+ * No unit's idle, leakage, switching or traffic power is fifty times its
+ * datasheet figure; a fit that goes there is fed biased inputs, and the bound
+ * (a projection onto the physical set, as in adaptive control) keeps it from
+ * running away while better data pulls it back.
+ */
+const MAX_POWER_MULTIPLIER = 50;
 const MIN_EFFICIENCY = 0.01;
 /** Bounds of a fitted tau and R relative to their priors (a fit outside is a symptom, not physics). */
 const THERMAL_BOUND_FACTOR = 5;
@@ -220,21 +228,22 @@ function applyPower(units: Record<string, UnitModel>, power: PowerCalibration): 
   return ref[0] * th[0];
 }
 
-/** Clamps the multipliers to physical ranges. */
+/** Clamps the multipliers to physical ranges (at most MAX_POWER_MULTIPLIER times the priors). */
 function clampPower(power: PowerCalibration): void {
   const th = power.theta;
   const ref = power.reference;
-  if (th[0] < 0) th[0] = 0;
+  const bound = (j: number, lo: number, hi: number) => {
+    if (th[j] < lo) th[j] = lo;
+    else if (th[j] > hi) th[j] = hi;
+  };
+  bound(0, 0, MAX_POWER_MULTIPLIER);
   for (let i = 0; i < power.unitIds.length; i++) {
     const o = 1 + PARAMS_PER_UNIT * i;
-    if (th[o] < 0) th[o] = 0;
-    if (th[o + 1] < 0) th[o + 1] = 0;
-    const kMin = KAPPA_MIN_PER_K / ref[o + 2];
-    const kMax = KAPPA_MAX_PER_K / ref[o + 2];
-    if (th[o + 2] < kMin) th[o + 2] = kMin;
-    if (th[o + 2] > kMax) th[o + 2] = kMax;
-    if (th[o + 3] < 0.05) th[o + 3] = 0.05;
-    if (th[o + 4] < 0) th[o + 4] = 0;
+    bound(o, 0, MAX_POWER_MULTIPLIER);
+    bound(o + 1, 0, MAX_POWER_MULTIPLIER);
+    bound(o + 2, KAPPA_MIN_PER_K / ref[o + 2], KAPPA_MAX_PER_K / ref[o + 2]);
+    bound(o + 3, 0.05, MAX_POWER_MULTIPLIER);
+    bound(o + 4, 0, MAX_POWER_MULTIPLIER);
   }
 }
 

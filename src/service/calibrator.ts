@@ -7,6 +7,14 @@
  * work charged to each unit become timing observations after each wave. The
  * prediction error of whole jobs (energy and latency MAPE, peak temperature
  * error) is kept for the status API, the metrics and the dashboard.
+ *
+ * A unit's work is recorded when it finishes, yet the telemetry points it
+ * overlaps complete while it runs (a long prefill spans many). A point built
+ * then would see the unit drawing power with no activity, and the power fit
+ * would put that power into idle and leakage: biased regressors under which
+ * the recursive fit runs away. So whoever runs work holds the feed
+ * (`hold()`) until its record is in; points that complete meanwhile wait
+ * and are built, in order, once nothing is held.
  */
 import type { Logger } from "../core/mod.ts";
 import type { Board, Sample } from "../hal/mod.ts";
@@ -79,6 +87,12 @@ export interface Calibrator {
   observeSample(sample: Sample, onGrid: boolean): void;
   /** Feeds a record of work a unit ran (for the activity of telemetry points). */
   addRecord(record: WorkRecord): void;
+  /**
+   * Work is running whose record is not in yet: telemetry points that
+   * complete meanwhile wait until every hold is released (call the returned
+   * function once, after `addRecord`, also when the work failed).
+   */
+  hold(): () => void;
   /** Fits the efficiencies to the measured durations of `records` (the work of a wave). */
   observeTimings(records: readonly WorkRecord[]): void;
   /** Records a job's predicted and measured outcome. */
@@ -92,6 +106,12 @@ const EPOCH_DRIFT = 0.1;
 const FIT_WINDOW = 30;
 /** A telemetry point may be this much (relative) longer or shorter than the period (observations.ts's tolerance). */
 const PERIOD_SLACK = 0.02;
+/**
+ * Completed points kept waiting for held work, at most (about an hour at a
+ * 1 s period); older ones are built without it rather than kept forever (a
+ * hold that is never released must not grow memory without bound).
+ */
+const MAX_WAITING_POINTS = 4096;
 
 class Feed implements Calibrator {
   #model: BoardModel;
@@ -108,6 +128,9 @@ class Feed implements Calibrator {
   /** Samples since the start of the current telemetry point (the first one is its start). */
   #samples: Sample[] = [];
   #records: WorkRecord[] = [];
+  /** Completed points waiting for held work, oldest first. */
+  #waiting: Sample[][] = [];
+  #holds = 0;
   #telemetryCount = 0;
   #timingCount = 0;
   #skipped = 0;
@@ -134,6 +157,17 @@ class Feed implements Calibrator {
     this.#records.push(record);
   }
 
+  hold(): () => void {
+    this.#holds++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#holds--;
+      if (this.#holds === 0) this.#buildWaiting();
+    };
+  }
+
   observeSample(sample: Sample, onGrid: boolean): void {
     if (this.#samples.length === 0) {
       if (onGrid) this.#samples.push(sample);
@@ -144,22 +178,41 @@ class Feed implements Calibrator {
     const spanMs = sample.monotonicMs - this.#samples[0].monotonicMs;
     if (spanMs < periodMs * (1 - PERIOD_SLACK)) return;
     if (spanMs <= periodMs * (1 + PERIOD_SLACK)) {
-      const built = telemetryObservations({
-        model: this.#model,
-        samples: this.#samples,
-        records: this.#records,
-        rails: this.#rails,
-        periodMs,
-      });
-      this.#skip(built.skipped);
-      if (built.observations.length > 0) {
-        this.#apply(built.observations);
-        this.#telemetryCount += built.observations.length;
-      }
+      this.#waiting.push(this.#samples);
+      if (this.#holds === 0) this.#buildWaiting();
+      else if (this.#waiting.length > MAX_WAITING_POINTS) this.#buildPoint(this.#waiting.shift()!);
     }
-    // The next point starts here (or, after a gap, at the next grid sample).
     this.#samples = onGrid ? [sample] : [];
-    const fromMs = this.#samples[0]?.monotonicMs ?? sample.monotonicMs;
+    this.#dropRecords();
+  }
+
+  /** Builds the waiting points, oldest first. */
+  #buildWaiting(): void {
+    const waiting = this.#waiting;
+    this.#waiting = [];
+    for (const samples of waiting) this.#buildPoint(samples);
+    this.#dropRecords();
+  }
+
+  #buildPoint(samples: Sample[]): void {
+    const built = telemetryObservations({
+      model: this.#model,
+      samples,
+      records: this.#records,
+      rails: this.#rails,
+      periodMs: this.#o.periodMs,
+    });
+    this.#skip(built.skipped);
+    if (built.observations.length > 0) {
+      this.#apply(built.observations);
+      this.#telemetryCount += built.observations.length;
+    }
+  }
+
+  /** Forgets records that end before every point still to be built. */
+  #dropRecords(): void {
+    const fromMs = this.#waiting[0]?.[0]?.monotonicMs ?? this.#samples[0]?.monotonicMs;
+    if (fromMs === undefined) return;
     this.#records = this.#records.filter((r) => r.endMs > fromMs);
   }
 

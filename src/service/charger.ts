@@ -77,6 +77,12 @@ export interface SimChargerOptions {
   freqHz: Readonly<Record<string, number>>;
   /** Receives a record of every executed item. */
   onRecord: (record: WorkRecord) => void;
+  /**
+   * Called as an item starts; the function it returns is called once the
+   * item's record was handed to `onRecord` (or the item failed): the
+   * calibration feed's `hold()`. @default none
+   */
+  hold?: () => () => void;
   /** An item's deadline is this many times its predicted duration. @default 20 */
   deadlineFactor?: number;
   /** Shortest deadline of an item, ms of simulated time. @default 2000 */
@@ -225,9 +231,11 @@ class Charger implements SimCharger {
       for (const p of group) {
         const timeoutMs = Math.max(minMs, factor * p.predictedMs);
         let done;
+        const release = this.#o.hold?.();
         try {
           [done] = await this.#o.sim.execute([p.item], { signal: combined, timeoutMs });
         } catch (error) {
+          release?.();
           // Stopped because another group failed: that group's fault is the one to report.
           if (local.signal.aborted) throw local.signal.reason;
           if (combined.aborted) throw error;
@@ -249,12 +257,16 @@ class Charger implements SimCharger {
         this.#items++;
         firstStartMs = Math.min(firstStartMs, done.startMs);
         lastEndMs = Math.max(lastEndMs, done.endMs);
-        this.#o.onRecord({
-          ...p.item,
-          freqHz: this.#freqOf(p.item.unitId),
-          startMs: done.startMs,
-          endMs: done.endMs,
-        });
+        try {
+          this.#o.onRecord({
+            ...p.item,
+            freqHz: this.#freqOf(p.item.unitId),
+            startMs: done.startMs,
+            endMs: done.endMs,
+          });
+        } finally {
+          release?.();
+        }
       }
     };
     const runs = groups.map((g) =>

@@ -1043,6 +1043,7 @@ class JobOrchestrator implements Orchestrator {
           promptTokens: request.promptTokens,
           freqHz,
           onRecord,
+          hold: () => this.calibrator.hold(),
           prefillOnly: true,
           ...(this.#o.itemDeadline?.factor !== undefined ? { deadlineFactor: this.#o.itemDeadline.factor } : {}),
           ...(this.#o.itemDeadline?.minMs !== undefined ? { minDeadlineMs: this.#o.itemDeadline.minMs } : {}),
@@ -1056,6 +1057,7 @@ class JobOrchestrator implements Orchestrator {
           freqHz,
           this.#clock,
           onRecord,
+          () => this.calibrator.hold(),
         );
       }
       try {
@@ -1269,6 +1271,7 @@ class JobOrchestrator implements Orchestrator {
         records.push(record);
         this.calibrator.addRecord(record);
       },
+      hold: () => this.calibrator.hold(),
       ...(this.#o.itemDeadline?.factor !== undefined ? { deadlineFactor: this.#o.itemDeadline.factor } : {}),
       ...(this.#o.itemDeadline?.minMs !== undefined ? { minDeadlineMs: this.#o.itemDeadline.minMs } : {}),
       ...(spec.guard ? { guard: spec.guard } : {}),
@@ -1304,6 +1307,7 @@ class JobOrchestrator implements Orchestrator {
       records.push(record);
       this.calibrator.addRecord(record);
     };
+    const hold = () => this.calibrator.hold();
     const laneModel = (segments: Placement["lanes"][number]["segments"]) => this.#laneModel(segments);
     const run = async function* (): AsyncGenerator<GeneratedSample> {
       let offset = 0;
@@ -1312,7 +1316,7 @@ class JobOrchestrator implements Orchestrator {
         offset += lane.samples;
         return (async function* () {
           const m = await laneModel(lane.segments);
-          const charger = hostCharger(lane.segments, shape, spec.freqHz, clock, onRecord);
+          const charger = hostCharger(lane.segments, shape, spec.freqHz, clock, onRecord, hold);
           try {
             for await (
               const s of generate(m, {
@@ -1389,12 +1393,19 @@ function hostCharger(
   freqHz: Record<string, number>,
   clock: Clock,
   onRecord: (record: WorkRecord) => void,
+  hold: () => () => void,
 ): StepCharger & { flush(): void } {
   let pending: Omit<WorkRecord, "endMs"> | undefined;
+  let release: (() => void) | undefined;
   const close = () => {
     if (!pending) return;
-    onRecord({ ...pending, endMs: clock.monotonicMs() });
-    pending = undefined;
+    try {
+      onRecord({ ...pending, endMs: clock.monotonicMs() });
+    } finally {
+      pending = undefined;
+      release?.();
+      release = undefined;
+    }
   };
   return {
     charge(event) {
@@ -1405,6 +1416,7 @@ function hostCharger(
       const w = event.phase === "prefill"
         ? prefillWork(shape, { tokens: event.newTokens, batch: event.batch, ...range })
         : decodeWork(shape, { context: event.pastLength, batch: event.batch, ...range });
+      release = hold();
       pending = {
         unitId: seg.unitId,
         precision: shape.weightPrecision,
@@ -1450,6 +1462,7 @@ function frozenCalibrator(feed: Calibrator): Calibrator {
     },
     observeSample: () => {},
     addRecord: () => {},
+    hold: () => () => {},
     observeTimings: () => {},
     recordOutcome: (outcome) => feed.recordOutcome(outcome),
     report: () => feed.report(),

@@ -407,3 +407,40 @@ Deno.test("predictionError() reports MAPE of energy and latency and the mean abs
   assert.deepEqual([report.energyCount, report.latencyCount, report.tempCount], [2, 2, 3]);
   assert.deepEqual(predictionError([]), { energyCount: 0, latencyCount: 0, tempCount: 0 });
 });
+
+Deno.test("calibrate() keeps every power coefficient finite and within 50x its prior under biased telemetry", () => {
+  // A unit drawing full power while its telemetry says idle, then idling: inputs no model explains.
+  // The fit must not run away (it did to 1e44 W before the bound), and stays a physical model.
+  const model = createBoardModel(RK3588_PRIORS);
+  const rng = createRng("biased");
+  const obs: TelemetryObservation[] = [];
+  for (let i = 0; i < 3000; i++) {
+    const busy = Math.floor(i / 40) % 2 === 0;
+    const units: Record<string, UnitTelemetry> = {};
+    const zoneTempsC: Record<string, number> = {};
+    for (const id of model.unitIds) {
+      const u = model.units[id];
+      units[id] = { activity: 0, busyFraction: 0, freqHz: u.opps.at(-1)!.freqHz };
+      zoneTempsC[u.thermalZone] = 40 + 30 * rng.uniform(0, 1);
+    }
+    const rails: RailReading[] = model.unitIds.map((id) => ({
+      name: id,
+      powerW: busy ? 4 + rng.uniform(0, 0.5) : 0.4 * rng.uniform(0.5, 1),
+      unitIds: [id],
+      includesBase: false,
+    }));
+    obs.push({ kind: "telemetry", timeS: i, units, zoneTempsC, rails });
+  }
+  const r = calibrate(model, obs);
+  assert.ok(Number.isFinite(r.model.basePowerW) && r.model.basePowerW >= 0);
+  assert.ok(r.model.basePowerW <= 50 * RK3588_PRIORS.basePowerW + 1e-9, `base ${r.model.basePowerW} W`);
+  for (const id of model.unitIds) {
+    const m = r.model.units[id];
+    const p = model.units[id];
+    for (const key of ["idlePowerW", "leakagePowerW", "ceffF", "energyPerByteJ"] as const) {
+      assert.ok(Number.isFinite(m[key]) && m[key] >= 0, `${id} ${key} ${m[key]}`);
+      assert.ok(m[key] <= 50 * p[key] * (1 + 1e-12), `${id} ${key} ${m[key]} vs prior ${p[key]}`);
+    }
+    assert.ok(m.leakageKappaPerK >= 0.005 && m.leakageKappaPerK <= 0.15, `${id} kappa ${m.leakageKappaPerK}`);
+  }
+});

@@ -76,3 +76,116 @@ Deno.test("grid samples one period apart become telemetry points; work records g
   assert.equal(calibrator.report().jobs.latencyMapePct, 20);
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("telemetry points that complete while the feed is held wait, and are built in order once it is released", async () => {
+  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
+  await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 6, timeMode: "virtual" });
+  const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
+  const calibrator = createCalibrator({ model: createBoardModel(board.profile.priors), board, periodMs: 1000 });
+  await using runtime = createBoardRuntime({
+    board,
+    sim,
+    idlePeriodMs: 1000,
+    onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
+  });
+  await runtime.start();
+  await runtime.idle(1000);
+  const before = calibrator.report().telemetryObservations;
+  const releaseA = calibrator.hold();
+  const releaseB = calibrator.hold();
+  await runtime.idle(3000);
+  assert.equal(calibrator.report().telemetryObservations, before, "no point is built while work is held");
+  releaseA();
+  releaseA(); // a second call does nothing
+  assert.equal(calibrator.report().telemetryObservations, before, "one hold is still open");
+  releaseB();
+  assert.equal(calibrator.report().telemetryObservations, before + 3, "the three waiting points, once released");
+  await runtime.idle(1000);
+  assert.equal(calibrator.report().telemetryObservations, before + 4, "and points are built as they complete again");
+  await Deno.remove(root, { recursive: true });
+});
+
+/**
+ * A long prefill on the A76 cluster at its top clock (tens of seconds of
+ * board time in one simulator call, its record in only at the end), then idle
+ * time, as the evaluation's standard mode runs. Returns the feed's power fit
+ * error and the big cluster's fitted idle and leakage power.
+ */
+async function longPrefill(withHold: boolean) {
+  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
+  try {
+    await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 3, timeMode: "virtual" });
+    const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
+    const prior = createBoardModel(board.profile.priors);
+    const calibrator = createCalibrator({ model: prior, board, periodMs: 1000 });
+    await using runtime = createBoardRuntime({
+      board,
+      sim,
+      idlePeriodMs: 1000,
+      onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
+    });
+    await runtime.start();
+    await runtime.idle(2000);
+    const top = board.units.find((u) => u.id === "cpu_big")!;
+    const charger = createSimCharger({
+      sim,
+      model: () => calibrator.model,
+      costShape: QWEN2_05B_INT8,
+      realLayers: 24,
+      placement: {
+        prefillUnit: "cpu_big",
+        lanes: [{ samples: 1, segments: [{ unitId: "cpu_big", layerStart: 0, layerEnd: 24 }] }],
+        freqLevel: {},
+      },
+      promptTokens: 1024,
+      freqHz: { cpu_big: prior.units.cpu_big.opps.at(-1)!.freqHz },
+      onRecord: (r) => calibrator.addRecord(r),
+      ...(withHold ? { hold: () => calibrator.hold() } : {}),
+      prefillOnly: true,
+      minDeadlineMs: 10 * 60_000,
+    });
+    assert.ok(top, "rk3588 has cpu_big");
+    for (let round = 0; round < 3; round++) {
+      const done = runtime.busy();
+      const startMs = sim.clock.monotonicMs();
+      await charger.charge({
+        phase: "prefill",
+        samples: [0],
+        batch: 1,
+        newTokens: 1024,
+        pastLength: 0,
+        layerStart: 0,
+        layerEnd: 24,
+        segment: 0,
+      });
+      done();
+      assert.ok(sim.clock.monotonicMs() - startMs > 5000, "the prefill spans several telemetry points");
+      await runtime.idle(20_000);
+    }
+    const u = calibrator.model.units.cpu_big;
+    return {
+      powerWapePct: calibrator.report().fit.powerWapePct!,
+      staticW: u.idlePowerW + u.leakagePowerW,
+      priorStaticW: prior.units.cpu_big.idlePowerW + prior.units.cpu_big.leakagePowerW,
+    };
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+Deno.test("work held until its record is in keeps the power fit unbiased; unheld, the busy points read as idle power", async () => {
+  const held = await longPrefill(true);
+  const unheld = await longPrefill(false);
+  // Held: the busy points carry the prefill's activity; the static power stays near the datasheet's.
+  assert.ok(held.staticW < 2 * held.priorStaticW, `held: static ${held.staticW} W, prior ${held.priorStaticW} W`);
+  assert.ok(held.powerWapePct < 15, `held: power fit error ${held.powerWapePct}%`);
+  // Unheld (the defect this guards against): seconds at full power with no activity inflate the static power.
+  assert.ok(
+    unheld.staticW > 2 * held.staticW,
+    `unheld: static ${unheld.staticW} W vs held ${held.staticW} W`,
+  );
+  assert.ok(
+    unheld.powerWapePct > held.powerWapePct,
+    `unheld fit error ${unheld.powerWapePct}% vs ${held.powerWapePct}%`,
+  );
+});
