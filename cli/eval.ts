@@ -11,11 +11,12 @@
  * board at `--root` (default `/`) on the CPU backends that exist there.
  */
 import { type Command, type CommandContext, type ParsedArgs, UsageError } from "./command.ts";
-import { type DecoderShape, InfeasibleError, type Logger } from "../src/core/mod.ts";
+import { type DecoderShape, InfeasibleError } from "../src/core/mod.ts";
 import { type Board, createActuators, discoverBoard, getProfile, listProfiles } from "../src/hal/mod.ts";
 import { createSimBoard, isSimBoardId, SIM_BOARD_IDS, type SimBoard } from "../src/sim/mod.ts";
 import { type BoardModel, createBoardModel } from "../src/physics/mod.ts";
-import { type Backend, type DecoderModel, discoverBackends, loadModel } from "../src/runtime/mod.ts";
+import { type Backend, type DecoderModel, loadModel } from "../src/runtime/mod.ts";
+import { realBackends } from "../src/service/board_runtime.ts";
 import { runCalibrationWorkload, simCalibrationTarget } from "../src/service/calibration_driver.ts";
 import {
   arcQueries,
@@ -191,30 +192,6 @@ async function loadQueries(
   return { queries: out, fewShot };
 }
 
-/** Backends of a real board's units: an ORT CPU backend pinned to each CPU cluster, WebGPU for a GPU when present. */
-async function realBackends(
-  board: Board,
-  logger: Pick<Logger, "info">,
-): Promise<{ backends: Record<string, Backend>; unavailable: string[] }> {
-  const clusters = board.units.filter((u) => u.kind === "cpu" && u.freq.kind === "cpufreq").map((u) => {
-    const policies = u.freq.kind === "cpufreq" ? u.freq.policies : [];
-    const cpus = board.cpufreq.filter((p) => policies.includes(p.name)).flatMap((p) => p.cpus);
-    return { name: u.id, cpus };
-  }).filter((c) => c.cpus.length > 0);
-  const registry = await discoverBackends({ cpuClusters: clusters, webgpu: board.units.some((u) => u.kind === "gpu") });
-  const out: Record<string, Backend> = {};
-  for (const c of clusters) {
-    const b = registry.get(`ort-cpu:${c.name}`);
-    if (b) out[c.name] = b;
-  }
-  const gpu = board.units.find((u) => u.kind === "gpu");
-  const webgpu = registry.get("ort-webgpu");
-  if (gpu && webgpu) out[gpu.id] = webgpu;
-  const unavailable = registry.unavailable.map((u) => `${u.name}: ${u.reason}`);
-  for (const line of unavailable) logger.info(`backend ${line}`);
-  return { backends: out, unavailable };
-}
-
 /** Calibrates qeil's physics on the simulated board (through the HAL only), as the service does on first boot. */
 async function calibrate(sim: SimBoard, board: Board): Promise<{ model: BoardModel; setting: CalibrationSetting }> {
   await using actuators = createActuators(board);
@@ -326,7 +303,10 @@ export async function runEval(args: EvalArgs, ctx: CommandContext, extras: EvalE
     } else {
       getProfile(args.board.profileId);
       board = await discoverBoard(args.board.root, { profileId: args.board.profileId });
-      const found = await realBackends(board, { info: (message: string) => log(message) });
+      const found = await realBackends(board, {
+        info: (message: string, fields?: Record<string, unknown>) =>
+          log(`${message} ${fields?.backend}: ${fields?.reason}`),
+      });
       backends = found.backends;
       if (Object.keys(backends).length === 0) {
         throw new InfeasibleError(

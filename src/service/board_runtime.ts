@@ -15,6 +15,7 @@
 import { type Clock, type Logger, systemClock } from "../core/mod.ts";
 import { type Board, createSampler, EnergyMeter, type Sample, type Sampler } from "../hal/mod.ts";
 import type { SimBoard } from "../sim/mod.ts";
+import { type Backend, discoverBackends } from "../runtime/mod.ts";
 
 /** Options of `createBoardRuntime`. */
 export interface BoardRuntimeOptions {
@@ -287,4 +288,36 @@ class Runtime implements BoardRuntime {
 /** Creates the board runtime; call `start()` to begin sampling. */
 export function createBoardRuntime(options: BoardRuntimeOptions): BoardRuntime {
   return new Runtime(options);
+}
+
+/** The backends found for a real board's units, and why the others are unavailable. */
+export interface RealBackends {
+  /** By unit id: a pinned ORT CPU backend per CPU unit, WebGPU for the GPU unit when it loaded. */
+  backends: Record<string, Backend>;
+  /** `name: reason` for every backend that did not load. */
+  unavailable: string[];
+}
+
+/**
+ * Backends of a real board's units: a pinned ORT CPU backend per CPU cluster
+ * (the CPUs of the unit's cpufreq policies), WebGPU for a GPU unit when it
+ * loads. Logs each unavailable backend once.
+ */
+export async function realBackends(board: Board, logger: Pick<Logger, "info">): Promise<RealBackends> {
+  const clusters = board.units.filter((u) => u.kind === "cpu" && u.freq.kind === "cpufreq").map((u) => {
+    const policies = u.freq.kind === "cpufreq" ? u.freq.policies : [];
+    const cpus = board.cpufreq.filter((p) => policies.includes(p.name)).flatMap((p) => p.cpus);
+    return { name: u.id, cpus };
+  }).filter((c) => c.cpus.length > 0);
+  const registry = await discoverBackends({ cpuClusters: clusters, webgpu: board.units.some((u) => u.kind === "gpu") });
+  const backends: Record<string, Backend> = {};
+  for (const c of clusters) {
+    const b = registry.get(`ort-cpu:${c.name}`);
+    if (b) backends[c.name] = b;
+  }
+  const gpu = board.units.find((u) => u.kind === "gpu");
+  const webgpu = registry.get("ort-webgpu");
+  if (gpu && webgpu) backends[gpu.id] = webgpu;
+  for (const u of registry.unavailable) logger.info("backend unavailable", { backend: u.name, reason: u.reason });
+  return { backends, unavailable: registry.unavailable.map((u) => `${u.name}: ${u.reason}`) };
 }

@@ -34,7 +34,7 @@ import {
   type Rng,
   systemClock,
 } from "../core/mod.ts";
-import type { Actuators, Board, Sample } from "../hal/mod.ts";
+import type { Actuators, Board, MeterWindow, Sample } from "../hal/mod.ts";
 import { createActuators } from "../hal/mod.ts";
 import {
   type BoardModel,
@@ -907,19 +907,7 @@ class JobOrchestrator implements Orchestrator {
       this.#stats.faultsRecovered += unitFaults;
     }
 
-    await this.runtime.sampleNow();
-    let energyJ = 0;
-    let energyWindowMs = 0;
-    let incompleteRails: string[] = [];
-    try {
-      const measured = window.end();
-      energyJ = measured.energyJ;
-      energyWindowMs = measured.durationMs;
-      incompleteRails = measured.incompleteRails;
-    } catch (error) {
-      // A job that took no time on the board's clock (nothing charged) spent no measurable energy.
-      if (!(error instanceof RangeError)) throw error;
-    }
+    const { energyJ, energyWindowMs, incompleteRails } = await this.#closeWindow(window);
     const peakTempC = this.#jobPeak ?? {};
     const wallMs = performance.now() - wallStart;
 
@@ -1076,18 +1064,7 @@ class JobOrchestrator implements Orchestrator {
         this.calibrator.observeTimings(records);
       }
     }
-    await this.runtime.sampleNow();
-    let energyJ = 0;
-    let energyWindowMs = 0;
-    let incompleteRails: string[] = [];
-    try {
-      const measured = window.end();
-      energyJ = measured.energyJ;
-      energyWindowMs = measured.durationMs;
-      incompleteRails = measured.incompleteRails;
-    } catch (error) {
-      if (!(error instanceof RangeError)) throw error;
-    }
+    const { energyJ, energyWindowMs, incompleteRails } = await this.#closeWindow(window);
     const wallMs = performance.now() - wallStart;
     this.faults.jobSucceeded(usedUnitsOf(choice.placement));
     this.#stats.jobs++;
@@ -1107,6 +1084,28 @@ class JobOrchestrator implements Orchestrator {
       },
       faultsRecovered: unitFaults,
     };
+  }
+
+  /**
+   * Samples the board once more and closes a job's energy window. A job that
+   * took no time on the board's clock (nothing charged) spent no measurable
+   * energy: zeros, not an error.
+   */
+  async #closeWindow(
+    window: MeterWindow,
+  ): Promise<{ energyJ: number; energyWindowMs: number; incompleteRails: string[] }> {
+    await this.runtime.sampleNow();
+    try {
+      const measured = window.end();
+      return {
+        energyJ: measured.energyJ,
+        energyWindowMs: measured.durationMs,
+        incompleteRails: measured.incompleteRails,
+      };
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      return { energyJ: 0, energyWindowMs: 0, incompleteRails: [] };
+    }
   }
 
   /**

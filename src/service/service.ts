@@ -26,20 +26,14 @@ import {
   parseDecoderShape,
   systemClock,
 } from "../core/mod.ts";
-import { type Board, discoverBoard } from "../hal/mod.ts";
+import { discoverBoard } from "../hal/mod.ts";
 import type { Placement } from "../physics/mod.ts";
 import { placementKey } from "../pgsam/mod.ts";
 import { createSimBoard, type SimBoard } from "../sim/mod.ts";
 import { createUpdater, type FleetPublicKey, importFleetPublicKeys } from "../update/mod.ts";
-import {
-  type Backend,
-  buildTinyModel,
-  type DecoderModel,
-  discoverBackends,
-  loadModel,
-  ORT_VERSION,
-} from "../runtime/mod.ts";
+import { buildTinyModel, type DecoderModel, loadModel, ORT_VERSION } from "../runtime/mod.ts";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.ts";
+import { realBackends } from "./board_runtime.ts";
 import type { ServiceConfig } from "./config.ts";
 import { nextBootSequence } from "./boot.ts";
 import { writeFileAtomic } from "./durable_file.ts";
@@ -165,26 +159,6 @@ async function ensureTinyAt(dir: string): Promise<void> {
     await Deno.remove(tmp, { recursive: true }).catch(() => undefined);
     if (!(await Deno.stat(`${dir}/model.onnx`).then((s) => s.isFile, () => false))) throw error;
   }
-}
-
-/** Backends of a real board's units: a pinned ORT CPU backend per CPU unit, WebGPU for a GPU unit when present. */
-async function realBackends(board: Board, logger: Logger): Promise<Record<string, Backend>> {
-  const clusters = board.units.filter((u) => u.kind === "cpu" && u.freq.kind === "cpufreq").map((u) => {
-    const policies = u.freq.kind === "cpufreq" ? u.freq.policies : [];
-    const cpus = board.cpufreq.filter((p) => policies.includes(p.name)).flatMap((p) => p.cpus);
-    return { name: u.id, cpus };
-  }).filter((c) => c.cpus.length > 0);
-  const registry = await discoverBackends({ cpuClusters: clusters, webgpu: board.units.some((u) => u.kind === "gpu") });
-  const out: Record<string, Backend> = {};
-  for (const c of clusters) {
-    const b = registry.get(`ort-cpu:${c.name}`);
-    if (b) out[c.name] = b;
-  }
-  const gpu = board.units.find((u) => u.kind === "gpu");
-  const webgpu = registry.get("ort-webgpu");
-  if (gpu && webgpu) out[gpu.id] = webgpu;
-  for (const u of registry.unavailable) logger.info("backend unavailable", { backend: u.name, reason: u.reason });
-  return out;
 }
 
 /**
@@ -329,7 +303,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         maxRetries: config.faults.maxRetries,
       },
       telemetryPeriodMs: config.telemetry.periodMs,
-      ...(sim ? {} : { backends: await realBackends(board, log) }),
+      ...(sim ? {} : { backends: (await realBackends(board, log)).backends }),
       logger: log.child({ part: "orchestrator" }),
       onFault: (event) => {
         publishFault(event);
