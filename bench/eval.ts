@@ -9,8 +9,8 @@
  *
  * `--runs` picks the runs per board: `default` (the CLI as a child), `faults`
  * (the same with `--inject-faults`) and `frozen` (in process, qeil's physics
- * kept as calibrated before the run, no online refit: what qeil does when
- * its online calibration does not drift).
+ * kept as calibrated before the run, no online refit: shows what the online
+ * calibration adds or costs).
  *
  * Usage: deno run -A --unstable-net bench/eval.ts [--limit 100] [--boards rk3588,jetson-orin-nano]
  *          [--runs default,faults,frozen] [--out DIR]

@@ -1,12 +1,17 @@
 /**
- * Reproduces the drift of the orchestrator's online calibration under the
- * evaluation's workload: GSM8K queries in the standard, greedy and qeil modes
- * interleaved (long int4 decodes on the A76 cluster at its top clock between
- * short NPU jobs) on a virtual-time simulated rk3588 charged for Llama-3.2-1B
- * int4, through one orchestrator. After each qeil job it prints the planner's
+ * Watches the orchestrator's online calibration under the evaluation's
+ * workload: GSM8K queries in the standard, greedy and qeil modes interleaved
+ * (long int4 decodes on the A76 cluster at its top clock between short NPU
+ * jobs) on a virtual-time simulated rk3588 charged for Llama-3.2-1B int4,
+ * through one orchestrator. After each qeil job it prints the planner's
  * predicted energy of the placement it chose, the energy the HAL measured, and
- * the fitted power coefficients of the units, so the point where the fit runs
- * away is visible. Asserts nothing.
+ * the fitted power coefficients of the units. It reproduced a runaway fit
+ * (predicted energy 14600 J against 22.8 J measured by the twelfth query):
+ * telemetry points built while a long prefill ran saw full power and no
+ * activity, because a unit's work record arrives when the work ends. The
+ * calibration feed now holds such points until the record is in
+ * (`Calibrator.hold()`); predictions stay within a few percent. Asserts
+ * nothing.
  *
  * Usage: deno run -A bench/eval_calibration_drift.ts [--queries 12] [--priors] [--frozen]
  *   --priors  start from the profile's priors instead of the calibration workload's fit
