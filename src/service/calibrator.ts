@@ -14,7 +14,9 @@
  * would put that power into idle and leakage: biased regressors under which
  * the recursive fit runs away. So whoever runs work holds the feed
  * (`hold()`) until its record is in; points that complete meanwhile wait
- * and are built, in order, once nothing is held.
+ * and are built, in order, once nothing is held. Work that failed has no
+ * record, and a hung unit spins at full power: the points it overlaps are
+ * left out of the fit (its activity is unknown).
  */
 import type { Logger } from "../core/mod.ts";
 import type { Board, Sample } from "../hal/mod.ts";
@@ -77,6 +79,14 @@ export interface CalibrationReport {
   epoch: number;
 }
 
+/** Work that failed (no record): a unit busy for a while at an unknown activity. */
+export interface FailedWork {
+  unitId: string;
+  /** When it started and when it was given up, on the samples' monotonic clock, ms. */
+  startMs: number;
+  endMs: number;
+}
+
 /** The calibration feed. */
 export interface Calibrator {
   /** The current calibrated model. */
@@ -90,9 +100,10 @@ export interface Calibrator {
   /**
    * Work is running whose record is not in yet: telemetry points that
    * complete meanwhile wait until every hold is released (call the returned
-   * function once, after `addRecord`, also when the work failed).
+   * function once, after `addRecord`; for work that failed, with when it
+   * ran: the points it overlaps are then left out of the fit).
    */
-  hold(): () => void;
+  hold(): (failed?: FailedWork) => void;
   /** Fits the efficiencies to the measured durations of `records` (the work of a wave). */
   observeTimings(records: readonly WorkRecord[]): void;
   /** Records a job's predicted and measured outcome. */
@@ -131,6 +142,8 @@ class Feed implements Calibrator {
   /** Completed points waiting for held work, oldest first. */
   #waiting: Sample[][] = [];
   #holds = 0;
+  /** Failed work whose points are left out of the fit. */
+  #failed: FailedWork[] = [];
   #telemetryCount = 0;
   #timingCount = 0;
   #skipped = 0;
@@ -157,12 +170,13 @@ class Feed implements Calibrator {
     this.#records.push(record);
   }
 
-  hold(): () => void {
+  hold(): (failed?: FailedWork) => void {
     this.#holds++;
     let released = false;
-    return () => {
+    return (failed?: FailedWork) => {
       if (released) return;
       released = true;
+      if (failed && Number.isFinite(failed.startMs) && Number.isFinite(failed.endMs)) this.#failed.push({ ...failed });
       this.#holds--;
       if (this.#holds === 0) this.#buildWaiting();
     };
@@ -195,6 +209,16 @@ class Feed implements Calibrator {
   }
 
   #buildPoint(samples: Sample[]): void {
+    const fromMs = samples[0].monotonicMs;
+    const toMs = samples[samples.length - 1].monotonicMs;
+    const failed = this.#failed.find((f) => f.startMs < toMs && f.endMs > fromMs);
+    if (failed) {
+      this.#skip([
+        `telemetry point at ${(fromMs / 1000).toFixed(1)} s: work on ${failed.unitId} failed in it ` +
+        `(its activity is unknown); left out of the fit`,
+      ]);
+      return;
+    }
     const built = telemetryObservations({
       model: this.#model,
       samples,
@@ -214,6 +238,7 @@ class Feed implements Calibrator {
     const fromMs = this.#waiting[0]?.[0]?.monotonicMs ?? this.#samples[0]?.monotonicMs;
     if (fromMs === undefined) return;
     this.#records = this.#records.filter((r) => r.endMs > fromMs);
+    this.#failed = this.#failed.filter((f) => f.endMs > fromMs);
   }
 
   observeTimings(records: readonly WorkRecord[]): void {

@@ -28,6 +28,7 @@ import {
 } from "../physics/mod.ts";
 import type { StepCharger, StepEvent } from "../runtime/mod.ts";
 import type { SimBoard, SimWorkItem } from "../sim/mod.ts";
+import type { FailedWork } from "./calibrator.ts";
 import type { WorkRecord } from "./observations.ts";
 
 /** A unit threw or missed its deadline while charged: the fault manager's input. */
@@ -79,10 +80,10 @@ export interface SimChargerOptions {
   onRecord: (record: WorkRecord) => void;
   /**
    * Called as an item starts; the function it returns is called once the
-   * item's record was handed to `onRecord` (or the item failed): the
-   * calibration feed's `hold()`. @default none
+   * item's record was handed to `onRecord`, or with the item's unit and
+   * span when it failed: the calibration feed's `hold()`. @default none
    */
-  hold?: () => () => void;
+  hold?: () => (failed?: FailedWork) => void;
   /** An item's deadline is this many times its predicted duration. @default 20 */
   deadlineFactor?: number;
   /** Shortest deadline of an item, ms of simulated time. @default 2000 */
@@ -232,10 +233,11 @@ class Charger implements SimCharger {
         const timeoutMs = Math.max(minMs, factor * p.predictedMs);
         let done;
         const release = this.#o.hold?.();
+        const startMs = this.#o.sim.clock.monotonicMs();
         try {
           [done] = await this.#o.sim.execute([p.item], { signal: combined, timeoutMs });
         } catch (error) {
-          release?.();
+          release?.({ unitId: p.item.unitId, startMs, endMs: this.#o.sim.clock.monotonicMs() });
           // Stopped because another group failed: that group's fault is the one to report.
           if (local.signal.aborted) throw local.signal.reason;
           if (combined.aborted) throw error;

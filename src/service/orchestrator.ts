@@ -70,7 +70,7 @@ import {
   type Vote,
 } from "../verify/mod.ts";
 import { type BoardRuntime, createBoardRuntime } from "./board_runtime.ts";
-import { type CalibrationReport, type Calibrator, createCalibrator } from "./calibrator.ts";
+import { type CalibrationReport, type Calibrator, createCalibrator, type FailedWork } from "./calibrator.ts";
 import { createSimCharger, type SimCharger, ThermalGuardError, unitFaultOf } from "./charger.ts";
 import type { WorkRecord } from "./observations.ts";
 import { createDvfsController, type DvfsController } from "./dvfs.ts";
@@ -1392,7 +1392,7 @@ function hostCharger(
   freqHz: Record<string, number>,
   clock: Clock,
   onRecord: (record: WorkRecord) => void,
-  hold: () => () => void,
+  hold: () => (failed?: FailedWork) => void,
 ): StepCharger & { flush(): void } {
   let pending: Omit<WorkRecord, "endMs"> | undefined;
   let release: (() => void) | undefined;

@@ -189,3 +189,33 @@ Deno.test("work held until its record is in keeps the power fit unbiased; unheld
     `unheld fit error ${unheld.powerWapePct}% vs ${held.powerWapePct}%`,
   );
 });
+
+Deno.test("points overlapping work that failed (no record, activity unknown) are left out of the fit, and say why", async () => {
+  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
+  await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 6, timeMode: "virtual" });
+  const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
+  const calibrator = createCalibrator({ model: createBoardModel(board.profile.priors), board, periodMs: 1000 });
+  await using runtime = createBoardRuntime({
+    board,
+    sim,
+    idlePeriodMs: 1000,
+    onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
+  });
+  await runtime.start();
+  await runtime.idle(1000);
+  const before = calibrator.report();
+  const release = calibrator.hold();
+  const startMs = sim.clock.monotonicMs();
+  await runtime.idle(1000);
+  // A hung NPU for 1.5 s, given up halfway through the third point.
+  await runtime.idle(1500);
+  release({ unitId: "npu", startMs: startMs + 1000, endMs: startMs + 2500 });
+  await runtime.idle(500);
+  const after = calibrator.report();
+  assert.equal(after.telemetryObservations, before.telemetryObservations + 1, "only the point before the failure");
+  assert.equal(after.skipped - before.skipped, 2, "the two points the failed work overlaps");
+  assert.match(after.lastSkipped ?? "", /work on npu failed in it \(its activity is unknown\); left out of the fit/);
+  await runtime.idle(2000);
+  assert.equal(calibrator.report().telemetryObservations, before.telemetryObservations + 3, "later points count again");
+  await Deno.remove(root, { recursive: true });
+});
