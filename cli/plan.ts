@@ -260,7 +260,7 @@ export const planCommand: Command = {
   summary: "Plan a job's placement with PGSAM: Pareto front, chosen, standard and greedy placements",
   usage:
     "--board PROFILE|sim:PROFILE --model DIR|config.json --prompt-tokens P --gen-tokens G --samples K [--slo-ms N] " +
-    "[--policy energy|latency|balanced] [--seed N] [--json]",
+    "[--policy efficient|energy|latency|balanced] [--seed N] [--json]",
   description: `
 Predictions come from the physics model of the board, built from the profile's datasheet priors. With
 --board PROFILE the board is assumed cool, idle, every unit healthy, with --mem-available-mb of memory free.
@@ -283,8 +283,9 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
     },
     policy: {
       type: "string",
-      description: `Which front member to choose: ${POLICIES.join(", ")}.`,
-      default: "energy",
+      description: `Which front member to choose: ${POLICIES.join(", ")} (efficient: least energy among ` +
+        "placements no slower than the standard one).",
+      default: "efficient",
       valueName: "P",
     },
     seed: {
@@ -327,7 +328,7 @@ Hugging Face config.json, an onnxruntime-genai genai_config.json or a llama2.c c
     if (genTokens === undefined) throw new UsageError("--gen-tokens is required");
     if (samples === undefined) throw new UsageError("--samples is required");
     const sloMs = args.number("slo-ms", { min: Number.MIN_VALUE });
-    const policy = args.choice("policy", POLICIES) ?? "energy";
+    const policy = args.choice("policy", POLICIES) ?? "efficient";
     const seed = args.int("seed", { min: 0, max: 2 ** 32 - 1 }) ?? 1;
     const maxEvaluations = args.int("max-evaluations", { min: 1 }) ?? 2000;
     const frequencyLevels = args.int("frequency-levels", { min: 1 }) ?? 5;

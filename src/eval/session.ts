@@ -63,7 +63,7 @@ export interface BoardEvaluationOptions {
   injectFaults?: boolean;
   /** One query in this many gets a fault. @default 3 */
   faultEvery?: number;
-  /** qeil's policy on the Pareto front. @default the orchestrator's ("energy") */
+  /** qeil's policy on the Pareto front. @default the orchestrator's ("efficient") */
   policy?: Policy;
   /**
    * More orchestrator options (tests: faster fault handling).

@@ -88,12 +88,15 @@ export function plan(model: BoardModel, state: BoardState, job: Job, options: Pl
       { details: { placement: best?.key, violations: prediction?.violations ?? [] } },
     );
   }
-  const chosen = selectByPolicy(front, policy);
+  const standardPrediction = evaluate(standardX);
+  const chosen = selectByPolicy(front, policy, {
+    ...(standardPrediction.feasible ? { latencyBound: standardPrediction.latencyMs } : {}),
+  });
   const byEnergy = [...front].sort((a, b) => a.objectives[0] - b.objectives[0] || (a.key < b.key ? -1 : 1));
   return {
     front: byEnergy.map((s) => planned(s, () => evaluate(s.x))),
     chosen: planned(chosen, () => evaluate(chosen.x)),
-    standard: { placement: standardX, prediction: evaluate(standardX), key: placementKey(standardX) },
+    standard: { placement: standardX, prediction: standardPrediction, key: placementKey(standardX) },
     greedy: { placement: greedyX, prediction: evaluate(greedyX), key: placementKey(greedyX) },
     policy,
     evaluations: run.evaluations,

@@ -73,7 +73,7 @@ export interface ServiceConfig {
   dvfs: { readOnly: boolean };
   orchestrator: {
     mode: "qeil" | "standard" | "greedy";
-    policy: "energy" | "latency" | "balanced";
+    policy: "energy" | "latency" | "balanced" | "efficient";
     waves: "adaptive" | "all";
     /** Config of a declared model a simulated board is charged for (tokens still come from the served model). */
     costModel: string | undefined;
@@ -406,9 +406,10 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   },
   {
     key: "orchestrator.policy",
-    type: { kind: "enum", values: ["energy", "latency", "balanced"] },
-    default: "energy",
-    doc: "Which member of the Pareto front qeil runs.",
+    type: { kind: "enum", values: ["efficient", "energy", "latency", "balanced"] },
+    default: "efficient",
+    doc: "Which member of the Pareto front qeil runs: `efficient` (least energy among placements predicted no " +
+      "slower than the standard one), `energy` (least energy), `latency` (least latency), `balanced` (the knee).",
   },
   {
     key: "orchestrator.waves",

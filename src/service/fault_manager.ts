@@ -68,6 +68,13 @@ export interface FaultManager {
   unitFault(unitId: string, kind: UnitFaultKind, reason: string, requestId?: string): void;
   /** A job finished on `unitIds` without a fault: probation units count it. */
   jobSucceeded(unitIds: Iterable<string>): void;
+  /**
+   * Brings a failed unit back on probation before its delay is over: the
+   * last resort when no other unit can run a job (a unit on probation beats
+   * refusing every job until a doubled delay ends). Reports a
+   * `unit-probation` event with `why`. Does nothing to a unit that is not failed.
+   */
+  returnEarly(unitId: string, why: string): void;
   /** Reports that a sensor channel reads (true) or not (false); transitions become events. */
   sensor(channel: string, ok: boolean, reason?: string): void;
   /** Sensor channels that do not read now, with the reason. */
@@ -227,18 +234,36 @@ class Manager implements FaultManager {
     return u;
   }
 
+  returnEarly(unitId: string, why: string): void {
+    this.#advance();
+    const u = this.#unit(unitId);
+    if (u.state !== "failed") return;
+    this.#toProbation(unitId, u, `before its delay was over (${why})`);
+  }
+
   /** Failed units whose delay has passed return on probation. */
   #advance(): void {
     const now = this.#o.clock.monotonicMs();
     for (const [id, u] of this.#units) {
       if (u.state !== "failed" || u.returnsAtMs === undefined || now < u.returnsAtMs) continue;
-      u.state = "probation";
-      u.sinceMs = this.#o.clock.nowMs();
-      u.probationJobs = 0;
-      u.reason = `back after a fault, at most ${Math.round(this.#o.probationShare * 100)}% of the samples, no prefill`;
-      delete u.returnsAtMs;
-      this.report("unit-probation", "info", `unit ${id} returns on probation: ${u.reason}`, { unitId: id });
+      this.#toProbation(id, u);
     }
+  }
+
+  #toProbation(id: string, u: UnitState, early?: string): void {
+    u.state = "probation";
+    u.sinceMs = this.#o.clock.nowMs();
+    u.probationJobs = 0;
+    u.reason = `back after a fault, at most ${Math.round(this.#o.probationShare * 100)}% of the samples, no prefill`;
+    delete u.returnsAtMs;
+    this.report(
+      "unit-probation",
+      early ? "warning" : "info",
+      `unit ${id} returns on probation${early ? " " + early : ""}: ${u.reason}`,
+      {
+        unitId: id,
+      },
+    );
   }
 }
 

@@ -180,7 +180,7 @@ export interface OrchestratorOptions {
   costShape?: DecoderShape;
   /** @default "qeil" */
   mode?: OrchestratorMode;
-  /** Which member of the Pareto front qeil runs. @default "energy" */
+  /** Which member of the Pareto front qeil runs. @default "efficient" */
   policy?: Policy;
   /** The DVFS knobs. @default created for the board (read-only when `readOnlyActuators`), disposed with the orchestrator */
   actuators?: Actuators;
@@ -427,7 +427,7 @@ class JobOrchestrator implements Orchestrator {
     this.board = options.board;
     this.sim = options.sim;
     this.mode = options.mode ?? "qeil";
-    this.policy = options.policy ?? "energy";
+    this.policy = options.policy ?? "efficient";
     if (options.costShape && !options.sim) {
       throw new RangeError(
         "createOrchestrator(): costShape is for simulated boards (a real board runs the real model)",
@@ -802,6 +802,7 @@ class JobOrchestrator implements Orchestrator {
     let deviceMs = 0;
     let faultsRecovered = 0;
     let unitFaults = 0;
+    const failedInJob = new Set<string>();
     let thermalReplans = 0;
     let allCached = true;
 
@@ -826,7 +827,7 @@ class JobOrchestrator implements Orchestrator {
         samples: size,
         ...(request.sloMs !== undefined ? { sloMs: request.sloMs } : {}),
       };
-      const { choice, state } = await this.#choose(mode, model, job, request.id, signal);
+      const { choice, state } = await this.#choose(mode, model, job, request.id, signal, failedInJob);
       this.#choice = choice;
       allCached &&= choice.cached;
       const freqHz = await this.#dvfs.apply(choice.placement, this.runtime.latest());
@@ -877,6 +878,7 @@ class JobOrchestrator implements Orchestrator {
         const fault = unitFaultOf(error);
         if (fault) {
           unitFaults++;
+          failedInJob.add(fault.unitId);
           this.faults.unitFault(fault.unitId, fault.kind, fault.reason, request.id);
           if (unitFaults > maxRetries) throw error;
           this.#o.logger?.warn("re-planning a job around a unit fault", { id: request.id, unitId: fault.unitId });
@@ -1004,13 +1006,14 @@ class JobOrchestrator implements Orchestrator {
     const window = this.runtime.meter.begin(`charged ${request.id}`);
     let deviceMs = 0;
     let unitFaults = 0;
+    const failedInJob = new Set<string>();
     let value: T;
     let choice: Choice;
     for (;;) {
       signal?.throwIfAborted();
       const model = this.calibrator.model;
       const job: Job = { shape: this.costShape, promptTokens: request.promptTokens, genTokens: 1, samples: 1 };
-      choice = (await this.#choose(mode, model, job, request.id, signal)).choice;
+      choice = (await this.#choose(mode, model, job, request.id, signal, failedInJob)).choice;
       this.#choice = choice;
       const freqHz = await this.#dvfs.apply(choice.placement, this.runtime.latest());
       const records: WorkRecord[] = [];
@@ -1056,6 +1059,7 @@ class JobOrchestrator implements Orchestrator {
         const fault = unitFaultOf(error);
         if (!fault) throw error;
         unitFaults++;
+        failedInJob.add(fault.unitId);
         this.faults.unitFault(fault.unitId, fault.kind, fault.reason, request.id);
         if (unitFaults > maxRetries) throw error;
       } finally {
@@ -1112,7 +1116,9 @@ class JobOrchestrator implements Orchestrator {
    * The placement of a job (or of a wave of it) in `mode`, with the state it was planned for. Faults can
    * leave no healthy unit that runs the job's weights: when the only ones left are on probation, the job
    * runs on them anyway (an answer from a unit on probation beats none); when every such unit is failed,
-   * the board idles until the first of them returns on probation, at most `faults.maxUnitWaitMs`.
+   * the board idles until the first of them returns on probation, at most `faults.maxUnitWaitMs`; when that
+   * unit's (doubled) delay ends later, it is brought back on probation at once instead. Units that failed
+   * earlier in this job (`failedInJob`) are the last to be waited for or brought back.
    * @throws InfeasibleError when no unit can run the job even then
    */
   async #choose(
@@ -1121,9 +1127,11 @@ class JobOrchestrator implements Orchestrator {
     job: Job,
     requestId: string,
     signal: AbortSignal | undefined,
+    failedInJob: ReadonlySet<string> = new Set(),
   ): Promise<{ choice: Choice; state: BoardState }> {
     const startMs = this.#clock.monotonicMs();
     const maxWaitMs = this.#o.faults?.maxUnitWaitMs ?? this.#o.faults?.probationMs ?? 60_000;
+    let early = false;
     for (;;) {
       const state = this.#state().state;
       const probation = this.faults.probation();
@@ -1161,9 +1169,23 @@ class JobOrchestrator implements Orchestrator {
       const returns = this.faults.status()
         .filter((u) => u.state === "failed" && u.returnsAtMs !== undefined && this.#placeable.has(u.unitId))
         .filter((u) => (model.units[u.unitId]?.peakOpsPerS[precision] ?? 0) > 0)
-        .map((u) => u.returnsAtMs!);
-      const nextMs = returns.length > 0 ? Math.min(...returns) : undefined;
-      if (nextMs === undefined || nextMs - startMs > maxWaitMs) throw failure;
+        // A unit that already failed this job comes last: its fault may still be there.
+        .sort((a, b) =>
+          Number(failedInJob.has(a.unitId)) - Number(failedInJob.has(b.unitId)) || a.returnsAtMs! - b.returnsAtMs!
+        );
+      if (returns.length === 0) throw failure;
+      const nextMs = returns[0].returnsAtMs!;
+      if (nextMs - startMs > maxWaitMs) {
+        // The first unit back would come too late for this job (its delay doubles with each fault): rather
+        // than refuse every job until then, bring it back on probation now. A job fails only if that fails too.
+        if (early) throw failure;
+        early = true;
+        this.faults.returnEarly(
+          returns[0].unitId,
+          `job ${requestId}: no other unit can run it, and its delay ends in ${Math.round(nextMs - nowMs)} ms`,
+        );
+        continue;
+      }
       await this.runtime.idle(Math.max(0, nextMs - nowMs) + 1, signal);
       await this.runtime.sampleNow();
     }

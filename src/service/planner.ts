@@ -121,7 +121,7 @@ export interface Choice {
 
 /** Options of `createPlanner`. */
 export interface PlannerOptions {
-  /** Which front member qeil runs. @default "energy" */
+  /** Which front member qeil runs. @default "efficient" */
   policy?: Policy;
   /** PGSAM options (budget, space). @default maxEvaluations 600, stagnation off */
   pgsam?: Omit<PlanOptions, "policy">;
@@ -257,7 +257,7 @@ class PlacementPlanner implements Planner {
       const placement = greedyPlacement(model, state, job);
       return { mode, placement, prediction: predict(model, state, job, placement), cached: false, fallback: false };
     }
-    const policy = this.#o.policy ?? "energy";
+    const policy = this.#o.policy ?? "efficient";
     const key = planKey(policy, model, inputs);
     const now = this.#o.nowMs();
     const hit = this.#cache.get(key);

@@ -61,9 +61,11 @@ Deno.test("plan --json prints the front, the choice and both baselines with pred
     assert.equal(r.board.profile, "rk3588");
     assert.equal(r.model.shape.layers, 16);
     assert.equal(r.model.shape.weightPrecision, "int4");
-    assert.equal(r.policy, "energy");
+    assert.equal(r.policy, "efficient");
     assert.ok(r.front.length > 0 && r.front.every((x: { feasible: boolean }) => x.feasible));
-    assert.equal(r.chosen.key, r.front[0].key);
+    // The default policy: the least energy among the front members no slower than the standard placement.
+    const within = r.front.filter((x: { latencyMs: number }) => x.latencyMs <= r.standard.latencyMs);
+    assert.equal(r.chosen.key, within[0].key);
     assert.equal(r.standard.placement.prefillUnit, "cpu_big");
     for (const x of [r.chosen, r.standard, r.greedy]) {
       assert.ok(x.energyJ > 0 && x.latencyMs > 0 && x.underutilization >= 0 && x.underutilization <= 1);

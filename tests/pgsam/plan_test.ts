@@ -63,3 +63,31 @@ Deno.test("plan() throws InfeasibleError naming the violations when nothing fits
     /latency|SLO/i,
   );
 });
+
+Deno.test("plan() with policy efficient never picks a placement predicted slower than the standard one", () => {
+  for (const id of ["rk3588", "jetson-orin-nano"] as const) {
+    const m = boardModel(id);
+    for (const samples of [1, 5]) {
+      const result = plan(
+        m,
+        idleState(m),
+        job(llama32OneB(), samples),
+        { maxEvaluations: 600, policy: "efficient" },
+        createRng(4),
+      );
+      assert.equal(result.policy, "efficient");
+      assert.ok(result.standard.prediction.feasible, `${id}: the standard placement is feasible`);
+      assert.ok(
+        result.chosen.prediction.latencyMs <= result.standard.prediction.latencyMs * (1 + 1e-9),
+        `${id} k=${samples}: chosen ${result.chosen.prediction.latencyMs} ms, standard ${result.standard.prediction.latencyMs} ms`,
+      );
+      assert.ok(result.chosen.prediction.energyJ <= result.standard.prediction.energyJ * (1 + 1e-9));
+      // The least energy within that bound.
+      for (const p of result.front) {
+        if (p.prediction.latencyMs <= result.standard.prediction.latencyMs) {
+          assert.ok(result.chosen.prediction.energyJ <= p.prediction.energyJ);
+        }
+      }
+    }
+  }
+});

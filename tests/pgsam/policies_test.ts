@@ -26,3 +26,14 @@ Deno.test("selectByPolicy() breaks ties by the other objectives, then by key", (
   assert.throws(() => selectByPolicy([], "energy"), /front is empty/);
   assert.ok(isPolicy("balanced") && !isPolicy("cheapest"));
 });
+
+Deno.test("selectByPolicy() efficient: least energy among members within the latency bound, else the fastest", () => {
+  // Objectives (energy, latency, underutilisation).
+  const front = [s("cheap-slow", 1, 10, 0), s("mid", 2, 5, 0), s("fast", 4, 2, 0)];
+  assert.equal(selectByPolicy(front, "efficient", { latencyBound: 6 }).key, "mid");
+  assert.equal(selectByPolicy(front, "efficient", { latencyBound: 10 }).key, "cheap-slow");
+  assert.equal(selectByPolicy(front, "efficient", { latencyBound: 5 }).key, "mid", "a member at the bound is within");
+  assert.equal(selectByPolicy(front, "efficient", { latencyBound: 1 }).key, "fast", "none within: the fastest");
+  assert.equal(selectByPolicy(front, "efficient").key, "cheap-slow", "no bound: energy");
+  assert.ok(isPolicy("efficient"));
+});
