@@ -15,8 +15,10 @@
  * the recursive fit runs away. So whoever runs work holds the feed
  * (`hold()`) until its record is in; points that complete meanwhile wait
  * and are built, in order, once nothing is held. Work that failed has no
- * record, and a hung unit spins at full power: the points it overlaps are
- * left out of the fit (its activity is unknown).
+ * record, and a hung unit spins at full power, also after its work was given
+ * up: from the failed work's start until the unit's next recorded work (at
+ * most FAILED_UNKNOWN_MS), the unit's activity is unknown and the points are
+ * left out of the fit.
  */
 import type { Logger } from "../core/mod.ts";
 import type { Board, Sample } from "../hal/mod.ts";
@@ -123,6 +125,12 @@ const PERIOD_SLACK = 0.02;
  * hold that is never released must not grow memory without bound).
  */
 const MAX_WAITING_POINTS = 4096;
+/**
+ * Longest a unit's activity counts as unknown after its work failed, when no
+ * work of it is recorded again, ms of the samples' clock: past that, points
+ * are fitted again (a unit that stays broken must not stop the calibration).
+ */
+const FAILED_UNKNOWN_MS = 10 * 60_000;
 
 class Feed implements Calibrator {
   #model: BoardModel;
@@ -143,7 +151,7 @@ class Feed implements Calibrator {
   #waiting: Sample[][] = [];
   #holds = 0;
   /** Failed work whose points are left out of the fit. */
-  #failed: FailedWork[] = [];
+  #failed: { unitId: string; startMs: number; untilMs: number; endMs: number }[] = [];
   #telemetryCount = 0;
   #timingCount = 0;
   #skipped = 0;
@@ -168,6 +176,10 @@ class Feed implements Calibrator {
 
   addRecord(record: WorkRecord): void {
     this.#records.push(record);
+    // The unit works again: its activity is known from here.
+    for (const f of this.#failed) {
+      if (f.unitId === record.unitId && record.startMs >= f.endMs) f.untilMs = Math.min(f.untilMs, record.startMs);
+    }
   }
 
   hold(): (failed?: FailedWork) => void {
@@ -176,7 +188,9 @@ class Feed implements Calibrator {
     return (failed?: FailedWork) => {
       if (released) return;
       released = true;
-      if (failed && Number.isFinite(failed.startMs) && Number.isFinite(failed.endMs)) this.#failed.push({ ...failed });
+      if (failed && Number.isFinite(failed.startMs) && Number.isFinite(failed.endMs)) {
+        this.#failed.push({ ...failed, untilMs: failed.endMs + FAILED_UNKNOWN_MS });
+      }
       this.#holds--;
       if (this.#holds === 0) this.#buildWaiting();
     };
@@ -211,11 +225,11 @@ class Feed implements Calibrator {
   #buildPoint(samples: Sample[]): void {
     const fromMs = samples[0].monotonicMs;
     const toMs = samples[samples.length - 1].monotonicMs;
-    const failed = this.#failed.find((f) => f.startMs < toMs && f.endMs > fromMs);
+    const failed = this.#failed.find((f) => f.startMs < toMs && f.untilMs > fromMs);
     if (failed) {
       this.#skip([
-        `telemetry point at ${(fromMs / 1000).toFixed(1)} s: work on ${failed.unitId} failed in it ` +
-        `(its activity is unknown); left out of the fit`,
+        `telemetry point at ${(fromMs / 1000).toFixed(1)} s: work on ${failed.unitId} failed and has not ` +
+        `been recorded since (its activity is unknown); left out of the fit`,
       ]);
       return;
     }
@@ -238,7 +252,7 @@ class Feed implements Calibrator {
     const fromMs = this.#waiting[0]?.[0]?.monotonicMs ?? this.#samples[0]?.monotonicMs;
     if (fromMs === undefined) return;
     this.#records = this.#records.filter((r) => r.endMs > fromMs);
-    this.#failed = this.#failed.filter((f) => f.endMs > fromMs);
+    this.#failed = this.#failed.filter((f) => f.untilMs > fromMs);
   }
 
   observeTimings(records: readonly WorkRecord[]): void {

@@ -214,8 +214,32 @@ Deno.test("points overlapping work that failed (no record, activity unknown) are
   const after = calibrator.report();
   assert.equal(after.telemetryObservations, before.telemetryObservations + 1, "only the point before the failure");
   assert.equal(after.skipped - before.skipped, 2, "the two points the failed work overlaps");
-  assert.match(after.lastSkipped ?? "", /work on npu failed in it \(its activity is unknown\); left out of the fit/);
+  assert.match(
+    after.lastSkipped ?? "",
+    /work on npu failed and has not been recorded since \(its activity is unknown\); left out of the fit/,
+  );
+  // The unit may still spin (a hang outlives the work given up): unknown until it is recorded working again.
   await runtime.idle(2000);
-  assert.equal(calibrator.report().telemetryObservations, before.telemetryObservations + 3, "later points count again");
+  assert.equal(calibrator.report().telemetryObservations, before.telemetryObservations + 1, "still unknown");
+  const t = sim.clock.monotonicMs();
+  calibrator.addRecord({
+    unitId: "npu",
+    precision: "int8",
+    flops: 1e9,
+    bytes: 1e6,
+    freqHz: 1e9,
+    startMs: t,
+    endMs: t + 1,
+  });
+  await runtime.idle(2000);
+  assert.equal(calibrator.report().telemetryObservations, before.telemetryObservations + 3, "known again");
+  // And at most FAILED_UNKNOWN_MS (10 min) when the unit is never recorded again.
+  const release2 = calibrator.hold();
+  const t2 = sim.clock.monotonicMs();
+  release2({ unitId: "gpu", startMs: t2, endMs: t2 + 1 });
+  await runtime.idle(11 * 60_000);
+  const counted = calibrator.report().telemetryObservations;
+  await runtime.idle(2000);
+  assert.equal(calibrator.report().telemetryObservations, counted + 2, "fitted again after 10 minutes");
   await Deno.remove(root, { recursive: true });
 });
