@@ -154,7 +154,7 @@ export function renderMarkdown(result: EvalResult, plots: MarkdownPlots = { file
     const mape = (x: number | undefined) => (x === undefined ? "n/a" : `${formatFigure(x)}%`);
     out.push(
       `- qeil's physics during the run: ${ph.onlineCalibration ? "refitted online" : "kept as calibrated"}; ` +
-        `over the run's last ${ph.jobs} jobs its post-hoc prediction missed the measured energy by ${
+        `over the run's last ${ph.jobs} jobs without a unit fault its post-hoc prediction missed the measured energy by ${
           mape(ph.energyMapePct)
         } and the latency by ${mape(ph.latencyMapePct)} (MAPE)`,
     );

@@ -199,7 +199,8 @@ export async function evaluateOnBoard(options: BoardEvaluationOptions): Promise<
       for (const t of result.targets) {
         if (t.status !== "not met" || (t.id !== "energy" && t.id !== "latency")) continue;
         t.why = `${t.why ?? ""}${t.why ? ". " : ""}The planner's physics missed the measured energy of the run's ` +
-          `last ${predicted.energyCount} jobs by ${formatFigure(energyMape)}% (MAPE): qeil chose placements on a ` +
+          `last ${predicted.energyCount} jobs without a unit fault by ${formatFigure(energyMape)}% (MAPE): qeil ` +
+          "chose placements on a " +
           "model that no longer matched the board" +
           ((options.orchestrator?.onlineCalibration ?? true) ? " (the online calibration drifted away from it)" : "");
       }

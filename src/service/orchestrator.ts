@@ -943,10 +943,14 @@ class JobOrchestrator implements Orchestrator {
     const predicted = this.#posthoc(waves, prompt.length, energyWindowMs);
     const standardEnergyJ = this.#standardEnergyJ(waves, prompt.length, k, finished, energyWindowMs - deviceMs);
     const latencyMs = this.sim ? deviceMs : wallMs;
-    this.calibrator.recordOutcome({
-      predicted: { energyJ: predicted.energyJ, latencyMs: predicted.latencyMs, peakTempC: predicted.peakTempC },
-      measured: { energyJ, latencyMs, peakTempC },
-    });
+    // The prediction error is the model's on jobs that ran as planned: a unit fault adds work (a hang spins
+    // until its deadline, re-planned waves) that no placement's prediction is meant to contain.
+    if (unitFaults === 0) {
+      this.calibrator.recordOutcome({
+        predicted: { energyJ: predicted.energyJ, latencyMs: predicted.latencyMs, peakTempC: predicted.peakTempC },
+        measured: { energyJ, latencyMs, peakTempC },
+      });
+    }
     this.faults.jobSucceeded(usedUnits);
     this.#stats.jobs++;
     const lastPlacement = waves.at(-1)!.placement;
