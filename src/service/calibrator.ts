@@ -121,8 +121,10 @@ const FIT_WINDOW = 30;
 const PERIOD_SLACK = 0.02;
 /**
  * Completed points kept waiting for held work, at most (about an hour at a
- * 1 s period); older ones are built without it rather than kept forever (a
- * hold that is never released must not grow memory without bound).
+ * 1 s period); older ones are dropped, not built: work held that long is
+ * likely hung, its unit spinning with no record, and a point built without
+ * knowing that would bias the fit (and a hold never released must not grow
+ * memory without bound).
  */
 const MAX_WAITING_POINTS = 4096;
 /**
@@ -208,7 +210,13 @@ class Feed implements Calibrator {
     if (spanMs <= periodMs * (1 + PERIOD_SLACK)) {
       this.#waiting.push(this.#samples);
       if (this.#holds === 0) this.#buildWaiting();
-      else if (this.#waiting.length > MAX_WAITING_POINTS) this.#buildPoint(this.#waiting.shift()!);
+      else if (this.#waiting.length > MAX_WAITING_POINTS) {
+        const dropped = this.#waiting.shift()!;
+        this.#skip([
+          `telemetry point at ${(dropped[0].monotonicMs / 1000).toFixed(1)} s: waited for held work longer than ` +
+          `${MAX_WAITING_POINTS} points; dropped`,
+        ]);
+      }
     }
     this.#samples = onGrid ? [sample] : [];
     this.#dropRecords();

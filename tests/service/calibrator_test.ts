@@ -243,3 +243,28 @@ Deno.test("points overlapping work that failed (no record, activity unknown) are
   assert.equal(calibrator.report().telemetryObservations, counted + 2, "fitted again after 10 minutes");
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("points that waited too long for held work (a hang) are dropped, not fitted without it", async () => {
+  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
+  await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 6, timeMode: "virtual" });
+  const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
+  const calibrator = createCalibrator({ model: createBoardModel(board.profile.priors), board, periodMs: 1000 });
+  await using runtime = createBoardRuntime({
+    board,
+    sim,
+    idlePeriodMs: 1000,
+    onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
+  });
+  await runtime.start();
+  await runtime.idle(1000);
+  const before = calibrator.report();
+  const release = calibrator.hold();
+  await runtime.idle(4200 * 1000);
+  const during = calibrator.report();
+  assert.equal(during.telemetryObservations, before.telemetryObservations, "nothing fitted while held");
+  assert.ok(during.skipped - before.skipped >= 100, `dropped ${during.skipped - before.skipped}`);
+  assert.match(during.lastSkipped ?? "", /waited for held work longer than 4096 points; dropped/);
+  release();
+  assert.equal(calibrator.report().telemetryObservations, before.telemetryObservations + 4096, "the kept ones");
+  await Deno.remove(root, { recursive: true });
+});
