@@ -129,6 +129,15 @@ export class EnergyMeter {
     if (w.totalRails.size === 0) {
       throw new SensorUnavailableError(`${where}: the board has no rail that gives its total power`);
     }
+    // A rail that stopped reading before the window's end (and has not read since) is bridged at its last good
+    // power up to the end, as a gap it comes back from is bridged by the trapezoid: a board-total rail lost for
+    // a whole job must not make the job's energy 0 J. The rail stays listed as incomplete.
+    for (const name of w.incomplete) {
+      const last = this.#last.get(name);
+      if (!last || last.tMs >= w.lastMs) continue;
+      const fromMs = Math.max(last.tMs, w.startMs);
+      w.perRailJ.set(name, (w.perRailJ.get(name) ?? 0) + last.powerW * ((w.lastMs - fromMs) / 1000));
+    }
     const perRailJ = Object.fromEntries(w.perRailJ);
     const energyJ = [...w.totalRails].reduce((s, name) => s + (w.perRailJ.get(name) ?? 0), 0);
     const durationMs = w.lastMs - w.startMs;

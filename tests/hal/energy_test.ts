@@ -99,6 +99,28 @@ Deno.test("EnergyMeter bridges a failed reading and names the rail as incomplete
   assert.deepEqual(r.incompleteRails, ["VDD_IN"]);
 });
 
+Deno.test("EnergyMeter bridges a rail lost until past the window's end at its last good power, once", () => {
+  const meter = new EnergyMeter();
+  meter.add(sample(0, [{ name: "VDD_IN", powerW: 3 }]));
+  // A job's window opens while the board-total rail has just stopped reading and closes before it is back.
+  const job = meter.begin("job");
+  const longer = meter.begin("longer");
+  meter.add(sample(1000, [{ name: "VDD_IN", reason: "in1_input: No such file or directory" }]));
+  meter.add(sample(2000, [{ name: "VDD_IN", reason: "in1_input: No such file or directory" }]));
+  const r = job.end();
+  close(r.energyJ, 3 * 2); // held at 3 W from the last reading (the window's start) to its end
+  assert.deepEqual(r.incompleteRails, ["VDD_IN"]);
+  // A window still open when the rail returns gets the trapezoid across the gap, not the hold as well.
+  meter.add(sample(3000, [{ name: "VDD_IN", powerW: 5 }]));
+  close(longer.end().energyJ, (3 + 5) / 2 * 3);
+  // Lost for the whole window with no reading ever: nothing to bridge from.
+  const blind = new EnergyMeter();
+  const w = blind.begin();
+  blind.add(sample(0, [{ name: "VDD_IN", reason: "gone" }]));
+  blind.add(sample(1000, [{ name: "VDD_IN", reason: "gone" }]));
+  close(w.end().energyJ, 0);
+});
+
 Deno.test("EnergyMeter windows count only the time they were open, even across a gap", () => {
   const meter = new EnergyMeter();
   const whole = meter.begin("whole");
