@@ -1,11 +1,22 @@
 /** Shared helpers of the service tests: bounded waits on real events, collecting logs. */
 import { createLogger, type Logger } from "../../src/core/mod.ts";
 
-/** Resolves with `promise`, or rejects naming `what` after `timeoutMs` (a bound, not a sleep). */
+/**
+ * Shortest bound `within` applies, ms. It turns a hang into a failure that
+ * names what never happened; it never measures anything, so on a loaded
+ * shared machine a short bound must not fail a test that is merely slow.
+ */
+const MIN_BOUND_MS = 60_000;
+
+/**
+ * Resolves with `promise`, or rejects naming `what` after `timeoutMs` (at
+ * least MIN_BOUND_MS): a hang guard, not a sleep and not a timing assertion.
+ */
 export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  const boundMs = Math.max(timeoutMs, MIN_BOUND_MS);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(`timed out after ${boundMs} ms waiting for ${what}`)), boundMs);
   });
   try {
     return await Promise.race([promise, timeout]);
