@@ -7,6 +7,32 @@ import type { WorkRecord } from "../../src/service/observations.ts";
 import { createSimBoard } from "../../src/sim/mod.ts";
 import { QWEN2_05B_INT8 } from "./_sim_board.ts";
 
+/** A calibration feed on a virtual-time simulated rk3588, fed by a board runtime sampling once a second. */
+async function feedRig(seed: number) {
+  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
+  const sim = await createSimBoard({ profileId: "rk3588", root, seed, timeMode: "virtual" });
+  const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
+  const calibrator = createCalibrator({ model: createBoardModel(board.profile.priors), board, periodMs: 1000 });
+  const runtime = createBoardRuntime({
+    board,
+    sim,
+    idlePeriodMs: 1000,
+    onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
+  });
+  await runtime.start();
+  return {
+    sim,
+    board,
+    calibrator,
+    runtime,
+    async [Symbol.asyncDispose]() {
+      await runtime[Symbol.asyncDispose]();
+      await sim[Symbol.asyncDispose]();
+      await Deno.remove(root, { recursive: true });
+    },
+  };
+}
+
 Deno.test("grid samples one period apart become telemetry points; work records give the units' activity", async () => {
   const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
   await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 6, timeMode: "virtual" });
@@ -78,17 +104,8 @@ Deno.test("grid samples one period apart become telemetry points; work records g
 });
 
 Deno.test("telemetry points that complete while the feed is held wait, and are built in order once it is released", async () => {
-  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
-  await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 6, timeMode: "virtual" });
-  const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
-  const calibrator = createCalibrator({ model: createBoardModel(board.profile.priors), board, periodMs: 1000 });
-  await using runtime = createBoardRuntime({
-    board,
-    sim,
-    idlePeriodMs: 1000,
-    onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
-  });
-  await runtime.start();
+  await using rig = await feedRig(6);
+  const { calibrator, runtime } = rig;
   await runtime.idle(1000);
   const before = calibrator.report().telemetryObservations;
   const releaseA = calibrator.hold();
@@ -102,7 +119,6 @@ Deno.test("telemetry points that complete while the feed is held wait, and are b
   assert.equal(calibrator.report().telemetryObservations, before + 3, "the three waiting points, once released");
   await runtime.idle(1000);
   assert.equal(calibrator.report().telemetryObservations, before + 4, "and points are built as they complete again");
-  await Deno.remove(root, { recursive: true });
 });
 
 /**
@@ -191,17 +207,8 @@ Deno.test("work held until its record is in keeps the power fit unbiased; unheld
 });
 
 Deno.test("points overlapping work that failed (no record, activity unknown) are left out of the fit, and say why", async () => {
-  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
-  await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 6, timeMode: "virtual" });
-  const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
-  const calibrator = createCalibrator({ model: createBoardModel(board.profile.priors), board, periodMs: 1000 });
-  await using runtime = createBoardRuntime({
-    board,
-    sim,
-    idlePeriodMs: 1000,
-    onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
-  });
-  await runtime.start();
+  await using rig = await feedRig(6);
+  const { sim, calibrator, runtime } = rig;
   await runtime.idle(1000);
   const before = calibrator.report();
   const release = calibrator.hold();
@@ -241,21 +248,11 @@ Deno.test("points overlapping work that failed (no record, activity unknown) are
   const counted = calibrator.report().telemetryObservations;
   await runtime.idle(2000);
   assert.equal(calibrator.report().telemetryObservations, counted + 2, "fitted again after 10 minutes");
-  await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("points that waited too long for held work (a hang) are dropped, not fitted without it", async () => {
-  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
-  await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 6, timeMode: "virtual" });
-  const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
-  const calibrator = createCalibrator({ model: createBoardModel(board.profile.priors), board, periodMs: 1000 });
-  await using runtime = createBoardRuntime({
-    board,
-    sim,
-    idlePeriodMs: 1000,
-    onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
-  });
-  await runtime.start();
+  await using rig = await feedRig(6);
+  const { calibrator, runtime } = rig;
   await runtime.idle(1000);
   const before = calibrator.report();
   const release = calibrator.hold();
@@ -266,5 +263,4 @@ Deno.test("points that waited too long for held work (a hang) are dropped, not f
   assert.match(during.lastSkipped ?? "", /waited for held work longer than 4096 points; dropped/);
   release();
   assert.equal(calibrator.report().telemetryObservations, before.telemetryObservations + 4096, "the kept ones");
-  await Deno.remove(root, { recursive: true });
 });
