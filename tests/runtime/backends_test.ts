@@ -44,7 +44,14 @@ Deno.test("threadAffinities gives ORT one 1-based group per pool thread, leaving
 function tasksOn(cpu: string): Set<string> {
   const out = new Set<string>();
   for (const t of Deno.readDirSync("/proc/self/task")) {
-    const status = Deno.readTextFileSync(`/proc/self/task/${t.name}/status`);
+    let status: string;
+    try {
+      status = Deno.readTextFileSync(`/proc/self/task/${t.name}/status`);
+    } catch (e) {
+      // A thread listed a moment ago may have exited since (other tests' worker threads come and go).
+      if (e instanceof Deno.errors.NotFound) continue;
+      throw e;
+    }
     if (/Cpus_allowed_list:\s*(\S+)/.exec(status)?.[1] === cpu) out.add(t.name);
   }
   return out;
