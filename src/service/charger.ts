@@ -11,6 +11,11 @@
  * proportion) and are executed by the simulator, whose time and power are
  * what the HAL then measures. Each item has a deadline from the calibrated
  * model; a unit that throws or misses it fails the step with a unit fault.
+ * The deadline is a multiple of the item's predicted time at the bus share
+ * the step's concurrent items leave it: a wide multiple while the unit's
+ * efficiency in the item's regime is still its datasheet prior, a narrow one
+ * once calibration has timed enough of its items (so a hung unit is found in
+ * a few predicted durations, not in hours of a long prefill).
  *
  * Every executed item becomes a work record (unit, FLOPs, bytes, clock,
  * start and end on the simulator's clock): the calibration builds its timing
@@ -20,6 +25,7 @@ import { BackendError, type DecoderShape, isQeilError, TimeoutError } from "../c
 import {
   activationTransferBytes,
   type BoardModel,
+  concurrentBusShare,
   decodeWork,
   kvHandoffBytes,
   type Placement,
@@ -84,8 +90,18 @@ export interface SimChargerOptions {
    * span when it failed: the calibration feed's `hold()`. @default none
    */
   hold?: () => (failed?: FailedWork) => void;
-  /** An item's deadline is this many times its predicted duration. @default 20 */
+  /**
+   * An item's deadline is this many times its predicted duration while the
+   * unit's efficiency in the item's regime (compute- or memory-bound) is
+   * still uncalibrated. @default 20
+   */
   deadlineFactor?: number;
+  /**
+   * The multiple once calibration has timed `CALIBRATED_ITEMS` items of the
+   * unit in that regime: room for a thermal cap halving the clock, noise and
+   * the model's error, not for an order of magnitude. @default 5
+   */
+  calibratedDeadlineFactor?: number;
   /** Shortest deadline of an item, ms of simulated time. @default 2000 */
   minDeadlineMs?: number;
   /** Checked before each decode step; throw ThermalGuardError to stop the wave. @default none */
@@ -106,7 +122,12 @@ interface PlannedItem {
   item: SimWorkItem;
   kind: "prefill" | "copy" | "decode";
   predictedMs: number;
+  /** The unit's efficiency in the item's regime was fitted from at least `CALIBRATED_ITEMS` timed items. */
+  calibrated: boolean;
 }
+
+/** Timed items of a unit in a regime after which its predicted durations are trusted for deadlines. */
+export const CALIBRATED_ITEMS = 8;
 
 class Charger implements SimCharger {
   readonly #o: SimChargerOptions;
@@ -152,8 +173,16 @@ class Charger implements SimCharger {
   #plan(unitId: string, kind: PlannedItem["kind"], flops: number, bytes: number): PlannedItem {
     const precision = this.#o.costShape.weightPrecision;
     const freqHz = this.#freqOf(unitId);
-    const t = unitWorkTime(this.#o.model(), { unitId, precision, flops, bytes, freqHz });
-    return { item: { unitId, flops, bytes, precision }, kind, predictedMs: t.durationS * 1000 };
+    const model = this.#o.model();
+    const t = unitWorkTime(model, { unitId, precision, flops, bytes, freqHz });
+    const eta = model.calibration.eta[unitId];
+    const timed = t.computeS >= t.memoryS ? eta?.computeSamples : eta?.memorySamples;
+    return {
+      item: { unitId, flops, bytes, precision },
+      kind,
+      predictedMs: t.durationS * 1000,
+      calibrated: (timed ?? 0) >= CALIBRATED_ITEMS,
+    };
   }
 
   async #prefill(event: StepEvent, signal: AbortSignal | undefined): Promise<void> {
@@ -219,6 +248,26 @@ class Charger implements SimCharger {
     await this.#runGroups(groups, signal);
   }
 
+  /**
+   * Deadlines of the items of concurrent groups: each item's predicted time at
+   * the bus share all the groups' items would leave it if they ran at once
+   * (the worst the step can contend), times the factor its calibration earns.
+   */
+  #deadlines(groups: PlannedItem[][]): (p: PlannedItem) => number {
+    const model = this.#o.model();
+    const works = groups.flat().map((p) => ({ ...p.item, freqHz: this.#freqOf(p.item.unitId) }));
+    const share = groups.length > 1 ? concurrentBusShare(model, works) : 1;
+    const factor = this.#o.deadlineFactor ?? 20;
+    const calibratedFactor = this.#o.calibratedDeadlineFactor ?? 5;
+    const minMs = this.#o.minDeadlineMs ?? 2000;
+    return (p) => {
+      const contendedMs = share < 1
+        ? unitWorkTime(model, { ...p.item, freqHz: this.#freqOf(p.item.unitId) }, { busShare: share }).durationS * 1000
+        : p.predictedMs;
+      return Math.max(minMs, (p.calibrated ? calibratedFactor : factor) * contendedMs);
+    };
+  }
+
   /** Runs groups concurrently (each group's items in order); the first fault aborts the others. */
   async #runGroups(groups: PlannedItem[][], signal: AbortSignal | undefined): Promise<void> {
     if (groups.length === 0) return;
@@ -226,11 +275,10 @@ class Charger implements SimCharger {
     const combined = signal ? AbortSignal.any([signal, local.signal]) : local.signal;
     let firstStartMs = Infinity;
     let lastEndMs = -Infinity;
-    const factor = this.#o.deadlineFactor ?? 20;
-    const minMs = this.#o.minDeadlineMs ?? 2000;
+    const deadlineOf = this.#deadlines(groups);
     const runGroup = async (group: PlannedItem[]) => {
       for (const p of group) {
-        const timeoutMs = Math.max(minMs, factor * p.predictedMs);
+        const timeoutMs = deadlineOf(p);
         let done;
         const release = this.#o.hold?.();
         const startMs = this.#o.sim.clock.monotonicMs();

@@ -71,7 +71,13 @@ import {
 } from "../verify/mod.ts";
 import { type BoardRuntime, createBoardRuntime } from "./board_runtime.ts";
 import { type CalibrationReport, type Calibrator, createCalibrator, type FailedWork } from "./calibrator.ts";
-import { createSimCharger, type SimCharger, ThermalGuardError, unitFaultOf } from "./charger.ts";
+import {
+  createSimCharger,
+  type SimCharger,
+  type SimChargerOptions,
+  ThermalGuardError,
+  unitFaultOf,
+} from "./charger.ts";
 import type { WorkRecord } from "./observations.ts";
 import { createDvfsController, type DvfsController } from "./dvfs.ts";
 import { createFaultManager, type FaultManager, type UnitHealthStatus } from "./fault_manager.ts";
@@ -226,8 +232,12 @@ export interface OrchestratorOptions {
      */
     maxUnitWaitMs?: number;
   };
-  /** A work item's deadline: this many times its predicted duration, at least `minMs` (simulated ms). */
-  itemDeadline?: { factor?: number; minMs?: number };
+  /**
+   * A simulated work item's deadline: `factor` times its predicted duration
+   * (`calibratedFactor` times once calibration has timed enough items of its
+   * unit in its regime), at least `minMs` (simulated ms). @default 20, 5, 2000 ms
+   */
+  itemDeadline?: { factor?: number; calibratedFactor?: number; minMs?: number };
   /** Sampling period while idle (the telemetry period), ms. @default 1000 */
   telemetryPeriodMs?: number;
   /** Sampling period while a job runs, ms. @default telemetryPeriodMs / 5 */
@@ -474,6 +484,10 @@ class JobOrchestrator implements Orchestrator {
       pgsam: { maxEvaluations: 600, ...options.pgsam },
       planTtlMs: options.planTtlMs ?? 60_000,
       nowMs: () => this.#clock.monotonicMs(),
+      // A trial prefill that hangs is caught at the calibrated deadline.
+      ...(options.itemDeadline?.calibratedFactor !== undefined
+        ? { probationTrial: { lossFactor: options.itemDeadline.calibratedFactor } }
+        : {}),
     });
     this.#ownActuators = options.actuators === undefined;
     this.#actuators = options.actuators ?? createActuators(options.board, { readOnly: options.readOnlyActuators });
@@ -1040,8 +1054,7 @@ class JobOrchestrator implements Orchestrator {
           onRecord,
           hold: () => this.calibrator.hold(),
           prefillOnly: true,
-          ...(this.#o.itemDeadline?.factor !== undefined ? { deadlineFactor: this.#o.itemDeadline.factor } : {}),
-          ...(this.#o.itemDeadline?.minMs !== undefined ? { minDeadlineMs: this.#o.itemDeadline.minMs } : {}),
+          ...this.#deadlineOptions(),
         });
         charger = sim;
       } else {
@@ -1094,6 +1107,16 @@ class JobOrchestrator implements Orchestrator {
     };
   }
 
+  /** The simulated charger's deadline options from `itemDeadline` (the charger's defaults where unset). */
+  #deadlineOptions(): Pick<SimChargerOptions, "deadlineFactor" | "calibratedDeadlineFactor" | "minDeadlineMs"> {
+    const d = this.#o.itemDeadline ?? {};
+    return {
+      ...(d.factor !== undefined ? { deadlineFactor: d.factor } : {}),
+      ...(d.calibratedFactor !== undefined ? { calibratedDeadlineFactor: d.calibratedFactor } : {}),
+      ...(d.minMs !== undefined ? { minDeadlineMs: d.minMs } : {}),
+    };
+  }
+
   /**
    * Samples the board once more and closes a job's energy window. A job that
    * took no time on the board's clock (nothing charged) spent no measurable
@@ -1142,7 +1165,16 @@ class JobOrchestrator implements Orchestrator {
       const inputs = { job, state, probation, epoch: this.calibrator.epoch };
       let failure: unknown;
       try {
-        return { choice: runnable(model, this.#planner.choose(mode, model, inputs, this.#rng), job), state };
+        const choice = runnable(model, this.#planner.choose(mode, model, inputs, this.#rng), job);
+        if (choice.trial) {
+          this.faults.report(
+            "unit-probation",
+            "info",
+            `job ${requestId} prefills on unit ${choice.trial.unitId}, on probation, as a trial: ${choice.trial.why}`,
+            { unitId: choice.trial.unitId, requestId },
+          );
+        }
+        return { choice, state };
       } catch (error) {
         if (!isQeilError(error, "Infeasible")) throw error;
         failure = error;
@@ -1297,8 +1329,7 @@ class JobOrchestrator implements Orchestrator {
         this.calibrator.addRecord(record);
       },
       hold: () => this.calibrator.hold(),
-      ...(this.#o.itemDeadline?.factor !== undefined ? { deadlineFactor: this.#o.itemDeadline.factor } : {}),
-      ...(this.#o.itemDeadline?.minMs !== undefined ? { minDeadlineMs: this.#o.itemDeadline.minMs } : {}),
+      ...this.#deadlineOptions(),
       ...(spec.guard ? { guard: spec.guard } : {}),
     });
     const samples = generate(this.#o.model, {

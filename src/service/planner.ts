@@ -7,8 +7,9 @@
  * - `qeil`: PGSAM on the calibrated model and the current state; the plan is
  *   cached and redone when the state changes materially (a 5 K temperature
  *   bucket, unit health, frequency caps, free memory, the calibration epoch,
- *   or its age). Units on probation never prefill and decode at most their
- *   share of the samples: the policy chooses among front members that obey.
+ *   or its age). Units on probation decode at most their share of the
+ *   samples and prefill only on a trial worth its risk (`probationTrial`):
+ *   the policy chooses among front members that obey.
  *   When nothing is feasible (a hot board), the coolest single-unit
  *   placement at the lowest clock is used and the orchestrator lets the
  *   board cool first.
@@ -117,6 +118,37 @@ export interface Choice {
   cached: boolean;
   /** Nothing was feasible: the coolest single-unit placement at the lowest clock. */
   fallback: boolean;
+  /** The prefill runs on a unit on probation, as a trial worth its risk: the unit and why. */
+  trial?: { unitId: string; why: string };
+}
+
+/**
+ * When a unit on probation may prefill. A trial prefill that fails costs the
+ * work the unit did before it was caught (up to `lossFactor` times its
+ * predicted duration: the deadline of a hang) and then the run without it;
+ * one that succeeds saves the difference. The trial is taken when its
+ * expected cost, with the unit failing again at `refailProbability`, is below
+ * the best placement without it, in energy and in latency:
+ * X_trial (1 - p + p F) <= (1 - p) X_without.
+ */
+export interface ProbationTrialOptions {
+  /**
+   * Chance a unit on probation fails again on the trial, [0, 1): a unit back
+   * after its delay mostly had a transient fault (a driver reset, a hung job
+   * the kernel killed). @default 0.25
+   */
+  refailProbability?: number;
+  /** Predicted durations a failing trial spends before it is caught (the calibrated deadline factor). @default 5 */
+  lossFactor?: number;
+}
+
+/** The largest share of the best placement without the unit a trial may be predicted to cost. */
+export function trialShare(options: ProbationTrialOptions = {}): number {
+  const p = options.refailProbability ?? 0.25;
+  const f = options.lossFactor ?? 5;
+  if (!(p >= 0 && p < 1)) throw new RangeError(`probationTrial.refailProbability must be in [0, 1), got ${p}`);
+  if (!(f >= 1)) throw new RangeError(`probationTrial.lossFactor must be >= 1, got ${f}`);
+  return (1 - p) / (1 - p + p * f);
 }
 
 /** Options of `createPlanner`. */
@@ -129,6 +161,8 @@ export interface PlannerOptions {
   planTtlMs?: number;
   /** Plans kept. @default 64 */
   cacheSize?: number;
+  /** When a unit on probation may prefill. @default refailProbability 0.25, lossFactor 5 */
+  probationTrial?: ProbationTrialOptions;
   /** Monotonic time, ms (the board's clock). */
   nowMs: () => number;
 }
@@ -189,10 +223,18 @@ export function planKey(policy: Policy, model: BoardModel, inputs: PlanKeyInputs
   ]);
 }
 
-/** True when a placement obeys the probation limits. */
-export function obeysProbation(p: Placement, probation: ProbationLimits, samples: number): boolean {
+/**
+ * True when a placement obeys the probation limits: no unit on probation
+ * prefills (unless `prefill` allows it: a trial) or decodes more than its share.
+ */
+export function obeysProbation(
+  p: Placement,
+  probation: ProbationLimits,
+  samples: number,
+  options: { prefill?: boolean } = {},
+): boolean {
   if (probation.units.size === 0) return true;
-  if (probation.units.has(p.prefillUnit)) return false;
+  if (!options.prefill && probation.units.has(p.prefillUnit)) return false;
   const limit = probation.maxSamples(samples);
   const perUnit = new Map<string, number>();
   for (const lane of p.lanes) {
@@ -207,6 +249,7 @@ export function obeysProbation(p: Placement, probation: ProbationLimits, samples
 interface CacheEntry {
   plan: Plan;
   chosen: PlannedPlacement;
+  trial?: { unitId: string; why: string };
   atMs: number;
   job: Job;
   state: BoardState;
@@ -219,8 +262,11 @@ class PlacementPlanner implements Planner {
   #latest: CacheEntry | undefined;
   #computed = 0;
 
+  readonly #trialShare: number;
+
   constructor(options: PlannerOptions) {
     this.#o = options;
+    this.#trialShare = trialShare(options.probationTrial);
   }
 
   get computed(): number {
@@ -270,6 +316,7 @@ class PlacementPlanner implements Planner {
         plan: hit.plan,
         cached: true,
         fallback: false,
+        ...(hit.trial ? { trial: hit.trial } : {}),
       };
     }
     let result: Plan;
@@ -286,6 +333,7 @@ class PlacementPlanner implements Planner {
       };
     }
     this.#computed++;
+    const full = result;
     const allowed = result.front.filter((p) => obeysProbation(p.placement, inputs.probation, job.samples));
     let chosen: PlannedPlacement;
     if (allowed.length === result.front.length) chosen = result.chosen;
@@ -327,7 +375,15 @@ class PlacementPlanner implements Planner {
       }
       chosen = result.chosen;
     }
-    const entry: CacheEntry = { plan: result, chosen, atMs: now, job, state, key };
+    let trial: CacheEntry["trial"];
+    if (allowed.length < full.front.length) {
+      const t = this.#trial(full, chosen, inputs);
+      if (t) {
+        ({ chosen, trial } = t);
+        result = full;
+      }
+    }
+    const entry: CacheEntry = { plan: result, chosen, atMs: now, job, state, key, ...(trial ? { trial } : {}) };
     this.#cache.set(key, entry);
     if (this.#cache.size > (this.#o.cacheSize ?? 64)) this.#cache.delete(this.#cache.keys().next().value!);
     this.#latest = entry;
@@ -338,6 +394,49 @@ class PlacementPlanner implements Planner {
       plan: result,
       cached: false,
       fallback: false,
+      ...(trial ? { trial } : {}),
+    };
+  }
+
+  /**
+   * The front member that prefills on a unit on probation (within every
+   * unit's share of the samples) the policy prefers, when its predicted
+   * energy and latency are both within the trial share of `best`'s.
+   */
+  #trial(
+    plan: Plan,
+    best: PlannedPlacement,
+    inputs: PlanKeyInputs,
+  ): { chosen: PlannedPlacement; trial: NonNullable<CacheEntry["trial"]> } | undefined {
+    const { probation, job } = inputs;
+    const candidates = plan.front.filter((p) =>
+      probation.units.has(p.placement.prefillUnit) &&
+      obeysProbation(p.placement, probation, job.samples, { prefill: true })
+    );
+    if (candidates.length === 0) return undefined;
+    const picked = selectByPolicy(
+      candidates.map((p) => ({
+        x: p,
+        key: p.key,
+        objectives: [p.prediction.energyJ, p.prediction.latencyMs, p.prediction.underutilization],
+        feasible: true,
+        violation: 0,
+      })),
+      this.#o.policy ?? "efficient",
+    ).x;
+    const share = this.#trialShare;
+    const energy = picked.prediction.energyJ / best.prediction.energyJ;
+    const latency = picked.prediction.latencyMs / best.prediction.latencyMs;
+    if (!(energy <= share && latency <= share)) return undefined;
+    const unitId = picked.placement.prefillUnit;
+    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    return {
+      chosen: picked,
+      trial: {
+        unitId,
+        why: `predicted ${pct(energy)} of the energy and ${pct(latency)} of the latency without it ` +
+          `(a trial pays off below ${pct(share)})`,
+      },
     };
   }
 

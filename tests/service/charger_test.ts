@@ -3,10 +3,22 @@
  * run what, in which order, for how long, and how faults come out.
  */
 import assert from "node:assert/strict";
-import { createBoardModel, type Placement } from "../../src/physics/mod.ts";
+import {
+  concurrentBusShare,
+  createBoardModel,
+  decodeWork,
+  type Placement,
+  unitWorkTime,
+} from "../../src/physics/mod.ts";
 import { getProfile } from "../../src/hal/mod.ts";
 import type { StepEvent } from "../../src/runtime/mod.ts";
-import { createSimCharger, type SimChargerOptions, ThermalGuardError, unitFaultOf } from "../../src/service/mod.ts";
+import {
+  CALIBRATED_ITEMS,
+  createSimCharger,
+  type SimChargerOptions,
+  ThermalGuardError,
+  unitFaultOf,
+} from "../../src/service/mod.ts";
 import type { WorkRecord } from "../../src/service/observations.ts";
 import { createSimBoard, type SimBoard } from "../../src/sim/mod.ts";
 import { QWEN2_05B_INT8 } from "./_sim_board.ts";
@@ -149,6 +161,57 @@ Deno.test("a unit that hangs misses its deadline: a timeout unit fault", async (
     assert.ok(Math.abs(deadline - Math.max(300, 20 * predicted)) <= 1, fault!.reason);
     assert.equal(unitFaultOf(new Error("unrelated")), undefined);
   });
+});
+
+/** The model with `memorySamples` timed memory-bound items of each unit. */
+function timedModel(memorySamples: number) {
+  const eta = Object.fromEntries(model.unitIds.map((u) => [u, { computeSamples: 0, memorySamples }]));
+  return { ...model, calibration: { ...model.calibration, eta } };
+}
+
+async function hangDeadline(events: StepEvent, extra: Partial<SimChargerOptions>) {
+  let deadline = 0;
+  let predicted = 0;
+  await withSim(async (sim) => {
+    sim.inject({ kind: "unit-hang", unitId: "cpu_big" });
+    const error = await charger(sim, twoLanes, [], { minDeadlineMs: 300, ...extra }).charge(events).then(
+      () => assert.fail("charge() should fail"),
+      (e) => e,
+    );
+    const fault = unitFaultOf(error);
+    assert.equal(fault?.kind, "timeout");
+    [, deadline, predicted] = /deadline of (\d+) ms .*predicted ([\d.]+) ms/.exec(fault!.reason)!.map(Number);
+  });
+  return { deadline, predicted };
+}
+
+Deno.test("a unit calibration has timed enough items of gets a deadline of a few predicted durations", async () => {
+  const calibrated = timedModel(CALIBRATED_ITEMS);
+  const hung = await hangDeadline(decode([0, 1]), { model: () => calibrated });
+  assert.ok(Math.abs(hung.deadline - Math.max(300, 5 * hung.predicted)) <= 1, `${hung.deadline} vs ${hung.predicted}`);
+  // One timed item short of it, the unit's prediction is still the prior's: the wide factor.
+  const prior = await hangDeadline(decode([0, 1]), { model: () => timedModel(CALIBRATED_ITEMS - 1) });
+  assert.ok(Math.abs(prior.deadline - Math.max(300, 20 * prior.predicted)) <= 1);
+  // Both factors are options.
+  const custom = await hangDeadline(decode([0, 1]), { model: () => calibrated, calibratedDeadlineFactor: 3 });
+  assert.ok(Math.abs(custom.deadline - Math.max(300, 3 * custom.predicted)) <= 1);
+});
+
+Deno.test("a deadline allows for the bus share the step's concurrent lanes leave the item", async () => {
+  const calibrated = timedModel(CALIBRATED_ITEMS);
+  // Both lanes decode at once: cpu_big's item shares the bus with the NPU's.
+  const hung = await hangDeadline(decode([0, 1, 2, 3]), { model: () => calibrated });
+  const work = (unitId: string) => ({
+    unitId,
+    precision: QWEN2_05B_INT8.weightPrecision,
+    freqHz: unitId === "npu" ? 1e9 : 2.4e9,
+    ...decodeWork(QWEN2_05B_INT8, { context: 20, batch: 2, layerStart: 0, layerEnd: 24 }),
+  });
+  const share = concurrentBusShare(calibrated, [work("cpu_big"), work("npu")]);
+  assert.ok(share < 1, `the two decode items contend (share ${share})`);
+  const contendedMs = unitWorkTime(calibrated, work("cpu_big"), { busShare: share }).durationS * 1000;
+  assert.ok(contendedMs > hung.predicted * 1.05, `${contendedMs} vs ${hung.predicted}`);
+  assert.ok(Math.abs(hung.deadline - Math.max(300, 5 * contendedMs)) <= 1, `${hung.deadline} vs ${contendedMs}`);
 });
 
 Deno.test("the thermal guard stops a decode step before anything runs", async () => {

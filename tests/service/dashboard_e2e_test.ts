@@ -83,7 +83,7 @@ async function startService(stateDir: string, httpPort: number): Promise<Service
     sim: { seed: 7, stepMs: 100 },
     // Long enough that the failed state outlasts a job and the page's next update on two busy cores.
     faults: { probationMs: 4000 },
-    // The latency policy spreads decode over parallel lanes, so a unit back on probation (no prefill, at most
+    // The latency policy spreads decode over parallel lanes, so a unit back on probation (at most
     // half the samples) gets work and can serve its way back; the energy policy may leave it idle until the
     // cached plan expires (planTtlMs), which is longer than this test waits.
     orchestrator: { policy: "latency" },

@@ -163,7 +163,7 @@ Deno.test("a unit that hangs misses its deadline and the job finishes on other u
   assert.match(event!.message, /missed its deadline/);
 });
 
-Deno.test("a failed unit returns on probation after its delay, never as the prefill unit", async () => {
+Deno.test("a failed unit returns on probation after its delay, prefilling only as a trial worth its risk", async () => {
   await using rig = await createRig({ costShape: QWEN2_05B_INT8, faults: { probationMs: 2000 } });
   const first = await rig.orchestrator.runJob(request("warm"));
   const victim = first.placement.prefillUnit;
@@ -177,7 +177,15 @@ Deno.test("a failed unit returns on probation after its delay, never as the pref
   assert.ok(rig.faults.some((f) => f.kind === "unit-probation" && f.unitId === victim));
   for (let i = 0; i < 3; i++) {
     const job = await rig.orchestrator.runJob(request(`probation-${i}`, { samples: 4 }));
-    assert.notEqual(job.placement.prefillUnit, victim, "a unit on probation never prefills");
+    const trial = rig.faults.find((f) =>
+      f.kind === "unit-probation" && f.requestId === `probation-${i}` && f.message.includes("as a trial")
+    );
+    assert.equal(
+      job.placement.prefillUnit === victim,
+      trial !== undefined,
+      "a unit on probation prefills only on a trial",
+    );
+    if (trial) assert.equal(trial.unitId, victim);
     const onVictim = job.placement.lanes.filter((l) => l.segments.some((s) => s.unitId === victim))
       .reduce((a, l) => a + l.samples, 0);
     assert.ok(onVictim <= 2, `at most half of the 4 samples on ${victim}, got ${onVictim}`);
@@ -297,6 +305,28 @@ Deno.test("runCharged() charges log-likelihood scoring to the planned prefill un
   );
   assert.equal(standard.placement.prefillUnit, "cpu_big");
   assert.deepEqual(standard.value.map((s) => s.logLikelihood), r.value.map((s) => s.logLikelihood), "same scores");
+});
+
+Deno.test("scoring jobs alone bring a unit on probation back: it prefills them as trials until it is healthy", async () => {
+  await using rig = await createRig({ costShape: QWEN2_05B_INT8, faults: { probationMs: 1000 } });
+  const context = "Once upon a time there was a little girl who lived in a village near the forest. ".repeat(4);
+  const score = (id: string) =>
+    rig.orchestrator.runCharged(
+      { id, promptTokens: 1500 },
+      (charger) => scoreContinuations(rig.model, [{ context, continuation: " The end." }], { charger }),
+    );
+  const warm = await score("long-warm");
+  const unit = warm.placement.prefillUnit;
+  rig.orchestrator.faults.unitFault(unit, "failed", "test: a fault an hour ago");
+  await rig.sim.advance(1500);
+  assert.equal(rig.orchestrator.units().find((u) => u.unitId === unit)?.state, "probation");
+  for (let i = 0; i < 3; i++) {
+    const r = await score(`long-${i}`);
+    assert.equal(r.placement.prefillUnit, unit, `trial ${i}`);
+    assert.ok(rig.faults.some((f) => f.requestId === `long-${i}` && /as a trial: predicted/.test(f.message)));
+  }
+  assert.equal(rig.orchestrator.units().find((u) => u.unitId === unit)?.state, "healthy");
+  assert.ok(rig.faults.some((f) => f.kind === "unit-recovered" && f.unitId === unit));
 });
 
 Deno.test("on a real board only units with a backend are placeable, and latency is wall time", async () => {

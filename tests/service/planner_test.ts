@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { createRng } from "../../src/core/mod.ts";
 import { discoverBoard, getProfile, type Sample } from "../../src/hal/mod.ts";
 import { type BoardState, createBoardModel, type Job } from "../../src/physics/mod.ts";
-import { boardStateOf, createPlanner, obeysProbation, planKey, type ProbationLimits } from "../../src/service/mod.ts";
+import {
+  boardStateOf,
+  createPlanner,
+  obeysProbation,
+  planKey,
+  type ProbationLimits,
+  trialShare,
+} from "../../src/service/mod.ts";
 import { createSimBoard } from "../../src/sim/mod.ts";
 import { QWEN2_05B_INT8 } from "./_sim_board.ts";
 
@@ -125,11 +132,54 @@ Deno.test("choose() caches a qeil plan for the same state and plans again when t
 });
 
 Deno.test("choose() keeps units on probation off the prefill and within their share of the samples", () => {
-  const planner = createPlanner({ nowMs: () => 0, pgsam: { maxEvaluations: 300 } });
+  // A trial that must be nearly free to pay off: the unit on probation never prefills here.
+  const planner = createPlanner({
+    nowMs: () => 0,
+    pgsam: { maxEvaluations: 300 },
+    probationTrial: { refailProbability: 0.99 },
+  });
   const probation: ProbationLimits = { units: new Set(["npu"]), maxSamples: (n) => Math.floor(n / 2) };
   const choice = planner.choose("qeil", model, { job, state: state(), probation, epoch: 0 }, createRng(3));
   assert.notEqual(choice.placement.prefillUnit, "npu");
+  assert.equal(choice.trial, undefined);
   assert.ok(obeysProbation(choice.placement, probation, job.samples));
+});
+
+Deno.test("trialShare(): a trial pays off below (1 - p) / (1 - p + p F) of the cost without it", () => {
+  assert.equal(trialShare(), 0.75 / (0.75 + 0.25 * 5));
+  assert.equal(trialShare({ refailProbability: 0 }), 1);
+  assert.ok(Math.abs(trialShare({ refailProbability: 0.2, lossFactor: 20 }) - 0.8 / 4.8) < 1e-12);
+  assert.throws(() => trialShare({ refailProbability: 1 }), /refailProbability/);
+  assert.throws(() => trialShare({ lossFactor: 0.5 }), /lossFactor/);
+  assert.throws(() => createPlanner({ nowMs: () => 0, probationTrial: { refailProbability: -0.1 } }), RangeError);
+});
+
+Deno.test("a unit on probation prefills a long prompt as a trial when every other prefill costs many times more", () => {
+  // A prefill-only scoring job on a long context: the NPU's prefill is far cheaper than any CPU's.
+  const scoring: Job = { shape: QWEN2_05B_INT8, promptTokens: 1500, genTokens: 1, samples: 1 };
+  const probation: ProbationLimits = { units: new Set(["npu"]), maxSamples: (n) => Math.max(1, Math.floor(n / 2)) };
+  const inputs = { job: scoring, state: state(), probation, epoch: 0 };
+  const choice = createPlanner({ nowMs: () => 0 }).choose("qeil", model, inputs, createRng(3));
+  assert.equal(choice.placement.prefillUnit, "npu");
+  assert.equal(choice.trial?.unitId, "npu");
+  assert.match(choice.trial!.why, /of the energy and .* of the latency without it/);
+  // The same board without the NPU: the trial's prediction is within the trial share of the best run without it.
+  const without = createPlanner({ nowMs: () => 0 }).choose(
+    "qeil",
+    model,
+    { ...inputs, state: state({ healthyUnits: model.unitIds.filter((u) => u !== "npu") }), probation: noProbation },
+    createRng(3),
+  );
+  assert.ok(choice.prediction.energyJ <= trialShare() * without.prediction.energyJ * 1.05);
+  assert.ok(choice.prediction.latencyMs <= trialShare() * without.prediction.latencyMs * 1.05);
+  // Within the unit's share of the samples all the same.
+  assert.ok(obeysProbation(choice.placement, probation, scoring.samples, { prefill: true }));
+  // A cached answer keeps saying it is a trial.
+  const planner = createPlanner({ nowMs: () => 0 });
+  planner.choose("qeil", model, inputs, createRng(3));
+  const again = planner.choose("qeil", model, inputs, createRng(3));
+  assert.ok(again.cached);
+  assert.equal(again.trial?.unitId, "npu");
 });
 
 Deno.test("standard mode falls back to the first usable unit when the default unit is failed", () => {
