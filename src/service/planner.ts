@@ -246,6 +246,20 @@ export function obeysProbation(
   return true;
 }
 
+/** The member of a subset of a front (all feasible) that `policy` picks. */
+function pickAmong(members: readonly PlannedPlacement[], policy: Policy): PlannedPlacement {
+  return selectByPolicy(
+    members.map((p) => ({
+      x: p,
+      key: p.key,
+      objectives: [p.prediction.energyJ, p.prediction.latencyMs, p.prediction.underutilization],
+      feasible: true,
+      violation: 0,
+    })),
+    policy,
+  ).x;
+}
+
 interface CacheEntry {
   plan: Plan;
   chosen: PlannedPlacement;
@@ -338,17 +352,7 @@ class PlacementPlanner implements Planner {
     let chosen: PlannedPlacement;
     if (allowed.length === result.front.length) chosen = result.chosen;
     else if (allowed.length > 0) {
-      const picked = selectByPolicy(
-        allowed.map((p) => ({
-          x: p,
-          key: p.key,
-          objectives: [p.prediction.energyJ, p.prediction.latencyMs, p.prediction.underutilization],
-          feasible: true,
-          violation: 0,
-        })),
-        policy,
-      );
-      chosen = picked.x;
+      chosen = pickAmong(allowed, policy);
     } else {
       // No front member obeys: plan again without the probation units.
       const without = { ...state, healthyUnits: state.healthyUnits.filter((u) => !inputs.probation.units.has(u)) };
@@ -414,16 +418,7 @@ class PlacementPlanner implements Planner {
       obeysProbation(p.placement, probation, job.samples, { prefill: true })
     );
     if (candidates.length === 0) return undefined;
-    const picked = selectByPolicy(
-      candidates.map((p) => ({
-        x: p,
-        key: p.key,
-        objectives: [p.prediction.energyJ, p.prediction.latencyMs, p.prediction.underutilization],
-        feasible: true,
-        violation: 0,
-      })),
-      this.#o.policy ?? "efficient",
-    ).x;
+    const picked = pickAmong(candidates, this.#o.policy ?? "efficient");
     const share = this.#trialShare;
     const energy = picked.prediction.energyJ / best.prediction.energyJ;
     const latency = picked.prediction.latencyMs / best.prediction.latencyMs;
