@@ -2,8 +2,9 @@
  * The fault manager: the health of every compute unit and sensor channel as
  * the service has experienced it. A unit whose backend throws or misses its
  * deadline is failed (out of every plan) for a probation delay; then it comes
- * back on probation, at a reduced share of the samples and as the prefill
- * unit only on a trial worth its risk (the planner's `probationTrial`), until
+ * back on probation, at a reduced share of the samples and not as the
+ * prefill unit, unless a trial beyond those limits is worth its risk (the
+ * planner's `probationTrial`), until
  * it has served `probationJobs` jobs without a fault; a
  * fault on probation fails it again with a doubled delay. A sensor channel
  * that stops reading is reported once when it goes and once when it returns:
@@ -53,7 +54,7 @@ export interface FaultManagerOptions {
 
 /** What a plan must respect about units on probation. */
 export interface ProbationLimits {
-  /** Units on probation: at most `maxSamples[unit]` samples, prefill only as a trial (planner.ts). */
+  /** Units on probation: at most `maxSamples[unit]` samples, no prefill, unless on a trial (planner.ts). */
   units: ReadonlySet<string>;
   /** Most samples each probation unit may decode in a job of `samples` samples. */
   maxSamples(samples: number): number;
@@ -257,7 +258,7 @@ class Manager implements FaultManager {
     u.probationJobs = 0;
     u.reason = `back after a fault, at most ${
       Math.round(this.#o.probationShare * 100)
-    }% of the samples, prefill only as a trial worth its risk`;
+    }% of the samples, no prefill, unless a trial is worth its risk`;
     delete u.returnsAtMs;
     this.report(
       "unit-probation",

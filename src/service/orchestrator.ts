@@ -1170,8 +1170,8 @@ class JobOrchestrator implements Orchestrator {
           this.faults.report(
             "unit-probation",
             "info",
-            `job ${requestId} prefills on unit ${choice.trial.unitId}, on probation, as a trial: ${choice.trial.why}`,
-            { unitId: choice.trial.unitId, requestId },
+            `job ${requestId} runs on units on probation beyond their limits, as a trial: ${choice.trial.why}`,
+            { unitId: choice.trial.units[0], requestId },
           );
         }
         return { choice, state };

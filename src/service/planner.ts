@@ -8,8 +8,9 @@
  *   cached and redone when the state changes materially (a 5 K temperature
  *   bucket, unit health, frequency caps, free memory, the calibration epoch,
  *   or its age). Units on probation decode at most their share of the
- *   samples and prefill only on a trial worth its risk (`probationTrial`):
- *   the policy chooses among front members that obey.
+ *   samples and never prefill, unless a trial beyond those limits is worth
+ *   its risk (`probationTrial`): the policy chooses among front members
+ *   that obey.
  *   When nothing is feasible (a hot board), the coolest single-unit
  *   placement at the lowest clock is used and the orchestrator lets the
  *   board cool first.
@@ -118,18 +119,22 @@ export interface Choice {
   cached: boolean;
   /** Nothing was feasible: the coolest single-unit placement at the lowest clock. */
   fallback: boolean;
-  /** The prefill runs on a unit on probation, as a trial worth its risk: the unit and why. */
-  trial?: { unitId: string; why: string };
+  /** Units on probation work beyond their limits, as a trial worth its risk: which and why. */
+  trial?: { units: string[]; why: string };
 }
 
 /**
- * When a unit on probation may prefill. A trial prefill that fails costs the
- * work the unit did before it was caught (up to `lossFactor` times its
- * predicted duration: the deadline of a hang) and then the run without it;
- * one that succeeds saves the difference. The trial is taken when its
- * expected cost, with the unit failing again at `refailProbability`, is below
- * the best placement without it, in energy and in latency:
- * X_trial (1 - p + p F) <= (1 - p) X_without.
+ * When a unit on probation may work beyond its limits (prefill, or decode
+ * more than its share of the samples). A trial that fails costs the work
+ * done before the fault was caught (up to `lossFactor` times the predicted
+ * duration: the deadline of a hang) and then the run within the limits; one
+ * that succeeds saves the difference. With the unit failing again at
+ * `refailProbability` p, the expected cost of a trial is
+ * X_trial (1 - p + p F) + p X_within, for energy and for latency. The trial
+ * is taken when that beats the best placement within the limits in what the
+ * policy optimises: energy (`energy`), latency (`latency`), both (`balanced`),
+ * or energy with the expected latency no worse than the standard placement's
+ * or the run within the limits, whichever is longer (`efficient`).
  */
 export interface ProbationTrialOptions {
   /**
@@ -142,13 +147,17 @@ export interface ProbationTrialOptions {
   lossFactor?: number;
 }
 
-/** The largest share of the best placement without the unit a trial may be predicted to cost. */
-export function trialShare(options: ProbationTrialOptions = {}): number {
+/**
+ * The expected cost of a trial predicted to cost `trial` when the run within
+ * the probation limits costs `within` (energy or latency, any unit).
+ * @throws RangeError for options out of range
+ */
+export function expectedTrialCost(trial: number, within: number, options: ProbationTrialOptions = {}): number {
   const p = options.refailProbability ?? 0.25;
   const f = options.lossFactor ?? 5;
   if (!(p >= 0 && p < 1)) throw new RangeError(`probationTrial.refailProbability must be in [0, 1), got ${p}`);
   if (!(f >= 1)) throw new RangeError(`probationTrial.lossFactor must be >= 1, got ${f}`);
-  return (1 - p) / (1 - p + p * f);
+  return trial * (1 - p + p * f) + p * within;
 }
 
 /** Options of `createPlanner`. */
@@ -223,18 +232,9 @@ export function planKey(policy: Policy, model: BoardModel, inputs: PlanKeyInputs
   ]);
 }
 
-/**
- * True when a placement obeys the probation limits: no unit on probation
- * prefills (unless `prefill` allows it: a trial) or decodes more than its share.
- */
-export function obeysProbation(
-  p: Placement,
-  probation: ProbationLimits,
-  samples: number,
-  options: { prefill?: boolean } = {},
-): boolean {
-  if (probation.units.size === 0) return true;
-  if (!options.prefill && probation.units.has(p.prefillUnit)) return false;
+/** Units on probation a placement uses beyond their limits: the prefill, or more than their share of the samples. */
+export function beyondProbation(p: Placement, probation: ProbationLimits, samples: number): string[] {
+  if (probation.units.size === 0) return [];
   const limit = probation.maxSamples(samples);
   const perUnit = new Map<string, number>();
   for (const lane of p.lanes) {
@@ -242,8 +242,12 @@ export function obeysProbation(
       perUnit.set(unit, (perUnit.get(unit) ?? 0) + lane.samples);
     }
   }
-  for (const unit of probation.units) if ((perUnit.get(unit) ?? 0) > limit) return false;
-  return true;
+  return [...probation.units].filter((u) => u === p.prefillUnit || (perUnit.get(u) ?? 0) > limit).sort();
+}
+
+/** True when a placement obeys the probation limits: no unit on probation prefills or decodes more than its share. */
+export function obeysProbation(p: Placement, probation: ProbationLimits, samples: number): boolean {
+  return beyondProbation(p, probation, samples).length === 0;
 }
 
 /** The member of a subset of a front (all feasible) that `policy` picks. */
@@ -263,7 +267,7 @@ function pickAmong(members: readonly PlannedPlacement[], policy: Policy): Planne
 interface CacheEntry {
   plan: Plan;
   chosen: PlannedPlacement;
-  trial?: { unitId: string; why: string };
+  trial?: { units: string[]; why: string };
   atMs: number;
   job: Job;
   state: BoardState;
@@ -276,11 +280,9 @@ class PlacementPlanner implements Planner {
   #latest: CacheEntry | undefined;
   #computed = 0;
 
-  readonly #trialShare: number;
-
   constructor(options: PlannerOptions) {
     this.#o = options;
-    this.#trialShare = trialShare(options.probationTrial);
+    expectedTrialCost(1, 1, options.probationTrial);
   }
 
   get computed(): number {
@@ -403,9 +405,9 @@ class PlacementPlanner implements Planner {
   }
 
   /**
-   * The front member that prefills on a unit on probation (within every
-   * unit's share of the samples) the policy prefers, when its predicted
-   * energy and latency are both within the trial share of `best`'s.
+   * The front member beyond the probation limits (a unit on probation
+   * prefilling, or decoding more than its share) the policy prefers, when its
+   * predicted energy and latency are both within the trial share of `best`'s.
    */
   #trial(
     plan: Plan,
@@ -413,24 +415,30 @@ class PlacementPlanner implements Planner {
     inputs: PlanKeyInputs,
   ): { chosen: PlannedPlacement; trial: NonNullable<CacheEntry["trial"]> } | undefined {
     const { probation, job } = inputs;
-    const candidates = plan.front.filter((p) =>
-      probation.units.has(p.placement.prefillUnit) &&
-      obeysProbation(p.placement, probation, job.samples, { prefill: true })
-    );
+    const candidates = plan.front.filter((p) => !obeysProbation(p.placement, probation, job.samples));
     if (candidates.length === 0) return undefined;
     const picked = pickAmong(candidates, this.#o.policy ?? "efficient");
-    const share = this.#trialShare;
-    const energy = picked.prediction.energyJ / best.prediction.energyJ;
-    const latency = picked.prediction.latencyMs / best.prediction.latencyMs;
-    if (!(energy <= share && latency <= share)) return undefined;
-    const unitId = picked.placement.prefillUnit;
-    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+    const policy = this.#o.policy ?? "efficient";
+    const t = picked.prediction;
+    const w = best.prediction;
+    const energyJ = expectedTrialCost(t.energyJ, w.energyJ, this.#o.probationTrial);
+    const latencyMs = expectedTrialCost(t.latencyMs, w.latencyMs, this.#o.probationTrial);
+    const latencyBoundMs = policy === "efficient"
+      ? Math.max(w.latencyMs, plan.standard.prediction.latencyMs)
+      : w.latencyMs;
+    const energyPays = energyJ < w.energyJ;
+    const latencyPays = latencyMs <= latencyBoundMs && (policy !== "latency" || latencyMs < w.latencyMs);
+    const pays = policy === "energy" ? energyPays : policy === "latency" ? latencyPays : energyPays && latencyPays;
+    if (!pays) return undefined;
+    const units = beyondProbation(picked.placement, probation, job.samples);
+    const roles = units.map((u) => u === picked.placement.prefillUnit ? `${u} (prefill)` : `${u} (beyond its share)`);
+    const s = (ms: number) => `${(ms / 1000).toPrecision(3)} s`;
     return {
       chosen: picked,
       trial: {
-        unitId,
-        why: `predicted ${pct(energy)} of the energy and ${pct(latency)} of the latency without it ` +
-          `(a trial pays off below ${pct(share)})`,
+        units,
+        why: `${roles.join(", ")}: expected ${energyJ.toPrecision(3)} J and ${s(latencyMs)} with the risk of a ` +
+          `fault, against ${w.energyJ.toPrecision(3)} J and ${s(w.latencyMs)} within the probation limits`,
       },
     };
   }

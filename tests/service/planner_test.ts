@@ -7,13 +7,16 @@ import assert from "node:assert/strict";
 import { createRng } from "../../src/core/mod.ts";
 import { discoverBoard, getProfile, type Sample } from "../../src/hal/mod.ts";
 import { type BoardState, createBoardModel, type Job } from "../../src/physics/mod.ts";
+import type { Policy } from "../../src/pgsam/mod.ts";
 import {
+  beyondProbation,
   boardStateOf,
+  type Choice,
   createPlanner,
+  expectedTrialCost,
   obeysProbation,
   planKey,
   type ProbationLimits,
-  trialShare,
 } from "../../src/service/mod.ts";
 import { createSimBoard } from "../../src/sim/mod.ts";
 import { QWEN2_05B_INT8 } from "./_sim_board.ts";
@@ -145,41 +148,80 @@ Deno.test("choose() keeps units on probation off the prefill and within their sh
   assert.ok(obeysProbation(choice.placement, probation, job.samples));
 });
 
-Deno.test("trialShare(): a trial pays off below (1 - p) / (1 - p + p F) of the cost without it", () => {
-  assert.equal(trialShare(), 0.75 / (0.75 + 0.25 * 5));
-  assert.equal(trialShare({ refailProbability: 0 }), 1);
-  assert.ok(Math.abs(trialShare({ refailProbability: 0.2, lossFactor: 20 }) - 0.8 / 4.8) < 1e-12);
-  assert.throws(() => trialShare({ refailProbability: 1 }), /refailProbability/);
-  assert.throws(() => trialShare({ lossFactor: 0.5 }), /lossFactor/);
+Deno.test("expectedTrialCost(): the trial's cost, plus on a refault its loss and the run within the limits", () => {
+  // p = 0.25, F = 5: 10 (0.75 + 1.25) + 0.25 x 100.
+  assert.equal(expectedTrialCost(10, 100), 45);
+  assert.equal(expectedTrialCost(10, 100, { refailProbability: 0 }), 10);
+  assert.ok(Math.abs(expectedTrialCost(10, 100, { refailProbability: 0.5, lossFactor: 20 }) - (10 * 10.5 + 50)) < 1e-9);
+  assert.throws(() => expectedTrialCost(1, 1, { refailProbability: 1 }), /refailProbability/);
+  assert.throws(() => expectedTrialCost(1, 1, { lossFactor: 0.5 }), /lossFactor/);
   assert.throws(() => createPlanner({ nowMs: () => 0, probationTrial: { refailProbability: -0.1 } }), RangeError);
 });
+
+const npuProbation: ProbationLimits = { units: new Set(["npu"]), maxSamples: (n) => Math.max(1, Math.floor(n / 2)) };
+
+/** The expected energy and latency of `choice` as a trial against the run within the limits, and the efficient bound. */
+function trialCosts(choice: Choice, within: Choice) {
+  return {
+    energyJ: expectedTrialCost(choice.prediction.energyJ, within.prediction.energyJ),
+    latencyMs: expectedTrialCost(choice.prediction.latencyMs, within.prediction.latencyMs),
+    boundMs: Math.max(within.prediction.latencyMs, choice.plan!.standard.prediction.latencyMs),
+  };
+}
+
+/** The efficient policy's test: expected energy below the run within the limits, expected latency within its bound. */
+function assertTrialPays(choice: Choice, within: Choice): void {
+  const { energyJ, latencyMs, boundMs } = trialCosts(choice, within);
+  assert.ok(energyJ < within.prediction.energyJ, `${energyJ} J vs ${within.prediction.energyJ} J`);
+  assert.ok(latencyMs <= boundMs, `${latencyMs} ms vs ${boundMs} ms`);
+}
+
+/** The choice with the NPU on probation, and the best choice within the limits (a planner that never takes a trial). */
+function trialAndWithin(j: Job, policy: Policy = "efficient") {
+  const inputs = { job: j, state: state(), probation: npuProbation, epoch: 0 };
+  const choice = createPlanner({ nowMs: () => 0, policy }).choose("qeil", model, inputs, createRng(3));
+  const within = createPlanner({ nowMs: () => 0, policy, probationTrial: { refailProbability: 0.999 } })
+    .choose("qeil", model, inputs, createRng(3));
+  assert.equal(within.trial, undefined);
+  assert.ok(obeysProbation(within.placement, npuProbation, j.samples));
+  return { choice, within, inputs };
+}
 
 Deno.test("a unit on probation prefills a long prompt as a trial when every other prefill costs many times more", () => {
   // A prefill-only scoring job on a long context: the NPU's prefill is far cheaper than any CPU's.
   const scoring: Job = { shape: QWEN2_05B_INT8, promptTokens: 1500, genTokens: 1, samples: 1 };
-  const probation: ProbationLimits = { units: new Set(["npu"]), maxSamples: (n) => Math.max(1, Math.floor(n / 2)) };
-  const inputs = { job: scoring, state: state(), probation, epoch: 0 };
-  const choice = createPlanner({ nowMs: () => 0 }).choose("qeil", model, inputs, createRng(3));
+  const { choice, within, inputs } = trialAndWithin(scoring);
   assert.equal(choice.placement.prefillUnit, "npu");
-  assert.equal(choice.trial?.unitId, "npu");
-  assert.match(choice.trial!.why, /of the energy and .* of the latency without it/);
-  // The same board without the NPU: the trial's prediction is within the trial share of the best run without it.
-  const without = createPlanner({ nowMs: () => 0 }).choose(
-    "qeil",
-    model,
-    { ...inputs, state: state({ healthyUnits: model.unitIds.filter((u) => u !== "npu") }), probation: noProbation },
-    createRng(3),
-  );
-  assert.ok(choice.prediction.energyJ <= trialShare() * without.prediction.energyJ * 1.05);
-  assert.ok(choice.prediction.latencyMs <= trialShare() * without.prediction.latencyMs * 1.05);
-  // Within the unit's share of the samples all the same.
-  assert.ok(obeysProbation(choice.placement, probation, scoring.samples, { prefill: true }));
+  assert.deepEqual(choice.trial?.units, ["npu"]);
+  assert.deepEqual(beyondProbation(choice.placement, npuProbation, scoring.samples), ["npu"]);
+  assert.match(choice.trial!.why, /^npu \(prefill\): expected .* J and .* s with the risk of a fault, against/);
+  assertTrialPays(choice, within);
   // A cached answer keeps saying it is a trial.
   const planner = createPlanner({ nowMs: () => 0 });
   planner.choose("qeil", model, inputs, createRng(3));
   const again = planner.choose("qeil", model, inputs, createRng(3));
   assert.ok(again.cached);
-  assert.equal(again.trial?.unitId, "npu");
+  assert.deepEqual(again.trial?.units, ["npu"]);
+});
+
+Deno.test("a unit on probation decodes beyond its share as a trial when the policy's objective pays for the risk", () => {
+  // Long generations: the NPU decoding all five samples costs about a quarter of the energy of the run within the
+  // limits (two samples on the NPU, three on the A76s), and about half its latency.
+  const generation: Job = { shape: QWEN2_05B_INT8, promptTokens: 100, genTokens: 200, samples: 5 };
+  const energy = trialAndWithin(generation, "energy");
+  assert.ok(energy.choice.trial, "the energy policy takes the trial");
+  assert.deepEqual(energy.choice.trial.units, beyondProbation(energy.choice.placement, npuProbation, 5));
+  assert.ok(energy.choice.placement.lanes.some((l) => l.samples > 2 && l.segments.some((seg) => seg.unitId === "npu")));
+  const e = trialCosts(energy.choice, energy.within);
+  assert.ok(e.energyJ < energy.within.prediction.energyJ);
+  // The efficient policy also bounds the expected latency (a refault's loss included) by the standard placement's.
+  const efficient = trialAndWithin(generation, "efficient");
+  const f = trialCosts(energy.choice, efficient.within);
+  if (efficient.choice.trial) assertTrialPays(efficient.choice, efficient.within);
+  else {
+    assert.ok(f.latencyMs > f.boundMs || f.energyJ >= efficient.within.prediction.energyJ, JSON.stringify(f));
+    assert.ok(obeysProbation(efficient.choice.placement, npuProbation, 5));
+  }
 });
 
 Deno.test("standard mode falls back to the first usable unit when the default unit is failed", () => {
