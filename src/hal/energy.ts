@@ -3,7 +3,12 @@
  * and for the board total. Between two readings of a rail it takes the change
  * of the rail's energy counter when both readings carry one (wrap-around
  * handled in counter.ts), else the trapezoid of the two power readings. A
- * failed reading leaves a gap that the next good reading closes.
+ * failed reading leaves a gap that the next good reading closes. A rail
+ * still lost when a window ends is bridged from its last good reading: a
+ * board input rail as the rest of the board it measured then (its power less
+ * its sub-rails') plus what its sub-rails measured since, so a load that
+ * starts after the input rail is lost still counts; any other rail at its
+ * last good power.
  */
 import { SensorUnavailableError } from "../core/mod.ts";
 import { counterDeltaJ } from "./counter.ts";
@@ -39,8 +44,18 @@ interface RailPoint {
   energyRangeJ?: number;
 }
 
+/** An input rail's last good reading as the rest of the board: its power less the other rails read with it. */
+interface RestOfBoard {
+  tMs: number;
+  restW: number;
+  /** The rails subtracted (every good non-input rail of that sample). */
+  subRails: string[];
+}
+
 interface WindowState {
   label?: string;
+  /** Per input rail: its sub-rails' energy in this window at the input rail's last good reading in it. */
+  subRailsJAtLastGood: Map<string, Map<string, number>>;
   startMs?: number;
   lastMs?: number;
   samples: number;
@@ -56,6 +71,8 @@ export class EnergyMeter {
   #lastMs: number | undefined;
   #lastTotalRails: readonly string[] = [];
   #open = new Set<WindowState>();
+  #rest = new Map<string, RestOfBoard>();
+  #inputRails = new Set<string>();
 
   /** Feeds one sample (in time order). @throws RangeError when it is older than the previous one */
   add(sample: Sample): void {
@@ -95,6 +112,16 @@ export class EnergyMeter {
       w.lastMs = tMs;
       for (const name of sample.totalPowerRails) w.totalRails.add(name);
     }
+    const subRails = sample.power.filter((r) => r.ok && r.role !== "input");
+    for (const rail of sample.power) {
+      if (rail.role === "input") this.#inputRails.add(rail.name);
+      if (!rail.ok || rail.role !== "input") continue;
+      const subW = subRails.reduce((sum, r) => sum + (r.ok ? r.powerW : 0), 0);
+      this.#rest.set(rail.name, { tMs, restW: rail.powerW - subW, subRails: subRails.map((r) => r.name) });
+      for (const w of this.#open) {
+        w.subRailsJAtLastGood.set(rail.name, new Map(subRails.map((r) => [r.name, w.perRailJ.get(r.name) ?? 0])));
+      }
+    }
     this.#lastMs = tMs;
     this.#lastTotalRails = sample.totalPowerRails;
   }
@@ -107,6 +134,7 @@ export class EnergyMeter {
       perRailJ: new Map(),
       incomplete: new Set(),
       totalRails: new Set(this.#lastTotalRails),
+      subRailsJAtLastGood: new Map(),
     };
     if (this.#lastMs !== undefined) {
       state.startMs = this.#lastMs;
@@ -129,14 +157,16 @@ export class EnergyMeter {
     if (w.totalRails.size === 0) {
       throw new SensorUnavailableError(`${where}: the board has no rail that gives its total power`);
     }
-    // A rail that stopped reading before the window's end (and has not read since) is bridged at its last good
-    // power up to the end, as a gap it comes back from is bridged by the trapezoid: a board-total rail lost for
-    // a whole job must not make the job's energy 0 J. The rail stays listed as incomplete.
-    for (const name of w.incomplete) {
+    // A rail that stopped reading before the window's end (and has not read since) is bridged up to the end, as
+    // a gap it comes back from is bridged by the trapezoid: a board-total rail lost for a whole job must not make
+    // the job's energy 0 J, nor its idle power before the job. The rail stays listed as incomplete.
+    // Sub-rails first: an input rail's bridge counts what they measured, bridges included.
+    const lost = [...w.incomplete].sort((a, b) => Number(this.#inputRails.has(a)) - Number(this.#inputRails.has(b)));
+    for (const name of lost) {
       const last = this.#last.get(name);
       if (!last || last.tMs >= w.lastMs) continue;
       const fromMs = Math.max(last.tMs, w.startMs);
-      w.perRailJ.set(name, (w.perRailJ.get(name) ?? 0) + last.powerW * ((w.lastMs - fromMs) / 1000));
+      w.perRailJ.set(name, (w.perRailJ.get(name) ?? 0) + this.#bridgeJ(w, name, last, fromMs));
     }
     const perRailJ = Object.fromEntries(w.perRailJ);
     const energyJ = [...w.totalRails].reduce((s, name) => s + (w.perRailJ.get(name) ?? 0), 0);
@@ -151,6 +181,23 @@ export class EnergyMeter {
       incompleteRails: [...w.incomplete].sort(),
     };
     return w.result;
+  }
+
+  /**
+   * Energy of a rail lost from `fromMs` to the window's end: an input rail as the rest of the board it measured
+   * at its last good reading plus its sub-rails' energy since (those sub-rails that read then and in the
+   * window), any other rail at its last good power.
+   */
+  #bridgeJ(w: WindowState, name: string, last: RailPoint, fromMs: number): number {
+    const spanS = (w.lastMs! - fromMs) / 1000;
+    const rest = this.#rest.get(name);
+    if (!rest || rest.tMs !== last.tMs) return last.powerW * spanS;
+    // The sub-rails' energy in the window before the input rail's last good reading (none when that was before
+    // the window opened).
+    const before = w.subRailsJAtLastGood.get(name);
+    let subJ = 0;
+    for (const sub of rest.subRails) subJ += (w.perRailJ.get(sub) ?? 0) - (before?.get(sub) ?? 0);
+    return Math.max(0, rest.restW * spanS + subJ);
   }
 }
 

@@ -121,6 +121,36 @@ Deno.test("EnergyMeter bridges a rail lost until past the window's end at its la
   close(w.end().energyJ, 0);
 });
 
+Deno.test("EnergyMeter bridges a lost board input rail as the rest of the board plus what its sub-rails measure", () => {
+  const meter = new EnergyMeter();
+  const board = (tMs: number, totalW: number | undefined, cpuW: number, npuW: number | undefined) =>
+    sample(tMs, [
+      totalW === undefined ? { name: "total", reason: "power5_input: No such file or directory" } : {
+        name: "total",
+        powerW: totalW,
+      },
+      { name: "cpu", role: "unit", powerW: cpuW },
+      npuW === undefined ? { name: "npu", role: "unit", reason: "gone" } : { name: "npu", role: "unit", powerW: npuW },
+    ]);
+  // Idle: 3 W in, of which 0.5 W cpu and 0.5 W npu, so 2 W for the rest of the board.
+  meter.add(board(0, 3, 0.5, 0.5));
+  const early = meter.begin("opened before the loss");
+  meter.add(board(1000, 3, 0.5, 0.5));
+  // The input rail is lost, then a job starts on the cpu (4 W) while the npu's rail is lost too.
+  meter.add(board(2000, undefined, 0.5, undefined));
+  const job = meter.begin("job");
+  meter.add(board(3000, undefined, 4.5, undefined));
+  meter.add(board(4000, undefined, 4.5, undefined));
+  const r = job.end();
+  // 2 s: the rest (2 W) + the cpu's trapezoid 0.5 -> 4.5 -> 4.5 (2.5 + 4.5 J) + the npu held at 0.5 W.
+  close(r.energyJ, 2 * 2 + 7 + 0.5 * 2);
+  assert.deepEqual(r.incompleteRails, ["npu", "total"]);
+  // Lost inside a window: the total read itself until 1000 ms, then rest + sub-rails from there (not 3 W held).
+  const e = early.end();
+  close(e.energyJ, 3 + (2 * 3 + (0.5 + 2.5 + 4.5) + 0.5 * 3));
+  // Without sub-rails to go by, the last good power holds (the test above).
+});
+
 Deno.test("EnergyMeter windows count only the time they were open, even across a gap", () => {
   const meter = new EnergyMeter();
   const whole = meter.begin("whole");
