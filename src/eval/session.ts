@@ -200,9 +200,11 @@ export async function evaluateOnBoard(options: BoardEvaluationOptions): Promise<
         if (t.status !== "not met" || (t.id !== "energy" && t.id !== "latency")) continue;
         t.why = `${t.why ?? ""}${t.why ? ". " : ""}The planner's physics missed the measured energy of the run's ` +
           `last ${predicted.energyCount} jobs without a unit fault by ${formatFigure(energyMape)}% (MAPE): qeil ` +
-          "chose placements on a " +
-          "model that no longer matched the board" +
-          ((options.orchestrator?.onlineCalibration ?? true) ? " (the online calibration drifted away from it)" : "");
+          "chose placements on a model that did not match what was measured (" +
+          ((options.orchestrator?.onlineCalibration ?? true)
+            ? "the online calibration drifted away from the board, or "
+            : "") +
+          "the measurement was incomplete: a rail lost during a job is bridged, not read)";
       }
     }
     const pareto: ParetoSet[] = [...plans.values()].map((seen) => ({
