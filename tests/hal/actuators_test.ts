@@ -16,13 +16,39 @@ async function read(root: string, rel: string): Promise<string> {
  * in order (a FIFO open blocks until both ends are there, so every read the
  * actuator makes must be served, and no more).
  */
-async function kernelKnob(path: string, ...readBacks: string[]): Promise<{ written: Promise<string> }> {
+/** A step of the kernel's side: a knob read-back, or the cooling device's state. */
+type KernelStep = { knob: string } | { cooling: string };
+
+/**
+ * Replaces the knob (and, when a step serves it, the cooling device's cur_state) with a FIFO and plays the
+ * kernel: takes the actuator's write, then serves each step's value to the actuator's next read of that file,
+ * in order. Steps must alternate between the two files: each FIFO write waits for the actuator to open the
+ * file, so a step is served only after the actuator finished the read before it (two values in a row on one
+ * FIFO could reach a single read).
+ */
+async function kernelKnob(
+  path: string,
+  steps: KernelStep[],
+  coolingPath?: string,
+): Promise<{ written: Promise<string> }> {
+  steps.forEach((step, i) => {
+    const file = (x: KernelStep) => ("knob" in x ? "knob" : "cooling");
+    if (i > 0 && file(steps[i - 1]) === file(step)) throw new Error(`kernelKnob: steps ${i - 1} and ${i} share a FIFO`);
+    if ("cooling" in step && coolingPath === undefined) throw new Error("kernelKnob: a cooling step needs its path");
+  });
   await Deno.remove(path);
   await mkfifo(path);
+  if (coolingPath !== undefined) {
+    await Deno.remove(coolingPath);
+    await mkfifo(coolingPath);
+  }
   // Wrapped in an object: an async function returning a bare promise would wait for it.
   const written = (async () => {
     const text = await Deno.readTextFile(path);
-    for (const value of readBacks) await Deno.writeTextFile(path, `${value}\n`, { create: false });
+    for (const step of steps) {
+      const [file, value] = "knob" in step ? [path, step.knob] : [coolingPath!, step.cooling];
+      await Deno.writeTextFile(file, `${value}\n`, { create: false });
+    }
     return text.trim();
   })();
   return { written };
@@ -158,7 +184,12 @@ Deno.test("a write that does not read back is an ActuatorError naming path, requ
   await using act = createActuators(board);
   const path = `${tree.root}/${CPUFREQ}/policy0/scaling_max_freq`;
   // The cooling device is idle, so the lower value is read once more before it counts as a mismatch.
-  const kernel = await kernelKnob(path, "1008000", "1008000");
+  const cooling = `${tree.root}/sys/devices/virtual/thermal/cooling_device0/cur_state`;
+  const kernel = await kernelKnob(
+    path,
+    [{ knob: "1008000" }, { cooling: "0" }, { knob: "1008000" }, { cooling: "0" }],
+    cooling,
+  );
   await assert.rejects(act.setMaxFreq("cpu_little", 1.2e9), (e: unknown) => {
     assert.ok(e instanceof ActuatorError);
     assert.equal(e.code, "Actuator");
@@ -167,6 +198,8 @@ Deno.test("a write that does not read back is an ActuatorError naming path, requ
     return true;
   });
   assert.equal(await kernel.written, "1200000");
+  await plainKnob(cooling, "0");
+  await plainKnob(path, "1008000");
 });
 
 Deno.test("a lower read-back is accepted as the kernel's thermal cap when the knob's cooling device is active", async () => {
@@ -175,7 +208,7 @@ Deno.test("a lower read-back is accepted as the kernel's thermal cap when the kn
   await using act = createActuators(board);
   await Deno.writeTextFile(`${tree.root}/sys/devices/virtual/thermal/cooling_device0/cur_state`, "2\n");
   const path = `${tree.root}/${CPUFREQ}/policy0/scaling_max_freq`;
-  const kernel = await kernelKnob(path, "1416000");
+  const kernel = await kernelKnob(path, [{ knob: "1416000" }]);
   const record = await act.setMaxFreq("cpu_little", 1.608e9);
   assert.deepEqual(record.writes, [{ path, value: "1608000", readBack: "1416000", cappedByThermal: true }]);
   assert.equal(await kernel.written, "1608000");
@@ -187,12 +220,13 @@ Deno.test("a cap released between the read-back and the cooling-state read is no
   const board = await discoverBoard(tree.root);
   await using act = createActuators(board);
   // The kernel showed the capped value, then released the cap (cooling state 0) before the HAL looked.
-  await Deno.writeTextFile(`${tree.root}/sys/devices/virtual/thermal/cooling_device0/cur_state`, "0\n");
+  const cooling = `${tree.root}/sys/devices/virtual/thermal/cooling_device0/cur_state`;
   const path = `${tree.root}/${CPUFREQ}/policy0/scaling_max_freq`;
-  const kernel = await kernelKnob(path, "1416000", "1608000");
+  const kernel = await kernelKnob(path, [{ knob: "1416000" }, { cooling: "0" }, { knob: "1608000" }], cooling);
   const record = await act.setMaxFreq("cpu_little", 1.608e9);
   assert.deepEqual(record.writes, [{ path, value: "1608000", readBack: "1608000" }]);
   assert.equal(await kernel.written, "1608000");
+  await plainKnob(cooling, "0");
   await plainKnob(path, "1608000");
 });
 
