@@ -68,7 +68,7 @@ export interface ServiceConfig {
   };
   deadlines: { defaultMs: number; maxMs: number };
   watchdog: { checkIntervalMs: number; maxEventLoopLagMs: number; samplerMaxAgeMs: number; deadlineGraceMs: number };
-  faults: { probationMs: number; probationShare: number; maxRetries: number };
+  faults: { probationMs: number; probationShare: number; maxRetries: number; trialRefailProbability: number };
   /** DVFS: `readOnly` records the clocks the plans ask for but never writes a knob. */
   dvfs: { readOnly: boolean };
   orchestrator: {
@@ -391,6 +391,12 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
     type: { kind: "int", min: 0, max: 10 },
     default: 2,
     doc: "Re-plans of a job after unit failures before it fails.",
+  },
+  {
+    key: "faults.trialRefailProbability",
+    type: { kind: "number", min: 0, max: 0.99 },
+    default: 0.25,
+    doc: "Chance a unit on probation fails again, when weighing a trial beyond its limits (prefill, more samples).",
   },
   {
     key: "dvfs.readOnly",
@@ -839,6 +845,7 @@ export function parseConfig(
       probationMs: num("faults.probationMs"),
       probationShare: num("faults.probationShare"),
       maxRetries: num("faults.maxRetries"),
+      trialRefailProbability: num("faults.trialRefailProbability"),
     },
     dvfs: { readOnly: bool("dvfs.readOnly") },
     orchestrator: {

@@ -224,6 +224,8 @@ export interface OrchestratorOptions {
     probationShare?: number;
     /** Re-plans of a job after unit faults. @default 2 */
     maxRetries?: number;
+    /** Chance a unit on probation fails again, for the planner's trials beyond its limits. @default 0.25 */
+    trialRefailProbability?: number;
     /** @default 3 */
     probationJobs?: number;
     /**
@@ -484,10 +486,15 @@ class JobOrchestrator implements Orchestrator {
       pgsam: { maxEvaluations: 600, ...options.pgsam },
       planTtlMs: options.planTtlMs ?? 60_000,
       nowMs: () => this.#clock.monotonicMs(),
-      // A trial prefill that hangs is caught at the calibrated deadline.
-      ...(options.itemDeadline?.calibratedFactor !== undefined
-        ? { probationTrial: { lossFactor: options.itemDeadline.calibratedFactor } }
-        : {}),
+      probationTrial: {
+        // A trial that hangs is caught at the calibrated deadline.
+        ...(options.itemDeadline?.calibratedFactor !== undefined
+          ? { lossFactor: options.itemDeadline.calibratedFactor }
+          : {}),
+        ...(options.faults?.trialRefailProbability !== undefined
+          ? { refailProbability: options.faults.trialRefailProbability }
+          : {}),
+      },
     });
     this.#ownActuators = options.actuators === undefined;
     this.#actuators = options.actuators ?? createActuators(options.board, { readOnly: options.readOnlyActuators });

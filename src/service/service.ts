@@ -301,6 +301,7 @@ export async function createService(config: ServiceConfig, deps: ServiceDeps): P
         probationMs: config.faults.probationMs,
         probationShare: config.faults.probationShare,
         maxRetries: config.faults.maxRetries,
+        trialRefailProbability: config.faults.trialRefailProbability,
       },
       telemetryPeriodMs: config.telemetry.periodMs,
       ...(sim ? {} : { backends: (await realBackends(board, log)).backends }),

@@ -124,6 +124,16 @@ Deno.test("parseConfig() checks fields against each other", () => {
     configError(() => parseConfig({ faults: { probationShare: 0 } }, {}, {})).details.field,
     "faults.probationShare",
   );
+  // A certain refault would make no trial ever pay off, and the formula divides by nothing: refused.
+  assert.equal(
+    configError(() => parseConfig({ faults: { trialRefailProbability: 1 } }, {}, {})).details.field,
+    "faults.trialRefailProbability",
+  );
+  assert.equal(parseConfig({}, {}, {}).faults.trialRefailProbability, 0.25);
+  assert.equal(
+    parseConfig({}, { QEIL_FAULTS_TRIAL_REFAIL_PROBABILITY: "0.5" }, {}).faults.trialRefailProbability,
+    0.5,
+  );
 });
 
 Deno.test("parseConfig() validates MQTT settings", () => {
