@@ -7,7 +7,6 @@ import {
   type IPublishPacket,
   type MqttClient,
 } from "mqtt";
-import { within } from "./_helpers.ts";
 
 /** A received message with its payload parsed as JSON (or kept as text when it is not JSON). */
 export interface Received {
@@ -24,8 +23,8 @@ export interface TestClient extends AsyncDisposable {
   readonly received: Received[];
   subscribe(topic: string | string[]): Promise<void>;
   publish(topic: string, payload: unknown, options?: IClientPublishOptions): Promise<void>;
-  /** The first received message on `topic` matching `match` (already received or arriving within `timeoutMs`). */
-  waitFor(topic: string, match?: (m: Received) => boolean, timeoutMs?: number): Promise<Received>;
+  /** The first received message on `topic` matching `match` (already received or when it arrives). */
+  waitFor(topic: string, match?: (m: Received) => boolean): Promise<Received>;
   end(): Promise<void>;
 }
 
@@ -33,17 +32,13 @@ let counter = 0;
 
 /** Connects a test client (MQTT 3.1.1 unless told otherwise). */
 export async function connectClient(url: string, options: IClientOptions = {}): Promise<TestClient> {
-  const client = await within(
-    connectAsync(url, {
-      protocolVersion: 4,
-      clientId: `qeil-test-${Deno.pid}-${++counter}`,
-      reconnectPeriod: 100,
-      connectTimeout: 5000,
-      ...options,
-    }),
-    10_000,
-    `a test client to connect to ${url}`,
-  );
+  const client = await connectAsync(url, {
+    protocolVersion: 4,
+    clientId: `qeil-test-${Deno.pid}-${++counter}`,
+    reconnectPeriod: 100,
+    connectTimeout: 5000,
+    ...options,
+  });
   const received: Received[] = [];
   const waiters: { topic: string; match: (m: Received) => boolean; resolve(m: Received): void }[] = [];
   client.on("error", () => {});
@@ -79,14 +74,10 @@ export async function connectClient(url: string, options: IClientOptions = {}): 
         : Buffer.from(JSON.stringify(payload));
       await client.publishAsync(topic, body, publishOptions);
     },
-    waitFor: (topic, match = () => true, timeoutMs = 10_000) => {
+    waitFor: (topic, match = () => true) => {
       const seen = received.find((m) => m.topic === topic && match(m));
       if (seen) return Promise.resolve(seen);
-      return within(
-        new Promise<Received>((resolve) => waiters.push({ topic, match, resolve })),
-        timeoutMs,
-        `a message on ${topic}`,
-      );
+      return new Promise<Received>((resolve) => waiters.push({ topic, match, resolve }));
     },
     end,
     [Symbol.asyncDispose]: end,

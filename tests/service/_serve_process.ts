@@ -3,7 +3,6 @@
  * lines can be awaited, its service.json read, and it can be stopped with
  * SIGTERM or killed with -9. Waits are bounded and wait on events, not time.
  */
-import { within } from "./_helpers.ts";
 
 /** What service.json says. */
 export interface ServedInfo {
@@ -21,12 +20,12 @@ export interface ServeProcess extends AsyncDisposable {
   readonly pid: number;
   /** Log lines so far (stderr). */
   readonly lines: string[];
-  /** Resolves with the first log line matching `match` (logged already or within `timeoutMs`). */
-  waitForLine(match: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves with the first log line matching `match` (logged already or when it is); rejects if serve exits first. */
+  waitForLine(match: RegExp): Promise<string>;
   /** Waits for "service ready" and returns service.json. */
-  ready(timeoutMs?: number): Promise<ServedInfo>;
+  ready(): Promise<ServedInfo>;
   /** Sends SIGTERM and waits for the exit code. */
-  terminate(timeoutMs?: number): Promise<number>;
+  terminate(): Promise<number>;
   /** SIGKILL, waits for the exit. */
   kill(): Promise<void>;
   /** The exit status, once exited. */
@@ -70,18 +69,14 @@ export function spawnServe(args: string[], env: Record<string, string> = {}): Se
   const reading = Promise.all([consume(child.stdout), consume(child.stderr)]);
   const status = child.status;
   const tail = () => lines.slice(-15).join("\n");
-  const waitForLine = (match: RegExp, timeoutMs = 60_000) => {
+  const waitForLine = (match: RegExp) => {
     const seen = lines.find((l) => match.test(l));
     if (seen) return Promise.resolve(seen);
     const exited = status.then((s) => {
       throw new Error(`qeil serve exited with code ${s.code} before logging ${match}:\n${tail()}`);
     });
     exited.catch(() => {});
-    return within(
-      Promise.race([new Promise<string>((resolve) => waiters.push({ match, resolve })), exited]),
-      timeoutMs,
-      `a log line ${match} from qeil serve (log tail:\n${tail()})`,
-    );
+    return Promise.race([new Promise<string>((resolve) => waiters.push({ match, resolve })), exited]);
   };
   let stateDir: string | undefined;
   const i = args.indexOf("--state-dir");
@@ -91,14 +86,14 @@ export function spawnServe(args: string[], env: Record<string, string> = {}): Se
     lines,
     status,
     waitForLine,
-    ready: async (timeoutMs = 90_000) => {
-      await waitForLine(/service ready/, timeoutMs);
+    ready: async () => {
+      await waitForLine(/service ready/);
       if (!stateDir) throw new Error("ready() needs --state-dir among the args");
       return JSON.parse(await Deno.readTextFile(`${stateDir}/service.json`)) as ServedInfo;
     },
-    terminate: async (timeoutMs = 60_000) => {
+    terminate: async () => {
       child.kill("SIGTERM");
-      const s = await within(status, timeoutMs, `qeil serve to stop after SIGTERM (log tail:\n${tail()})`);
+      const s = await status;
       await reading;
       return s.code;
     },

@@ -18,7 +18,6 @@ import assert from "node:assert/strict";
 import { VERSION } from "../../main.ts";
 import { createUpdater, parseSemver, type UpdateAnnouncement, UpdateOutbox } from "../../src/update/mod.ts";
 import { buildBundleTarball, makeKeys, RecordingPublisher, signFor, startServer } from "../update/helpers.ts";
-import { within } from "./_helpers.ts";
 import { startMosquitto } from "./_mosquitto.ts";
 import { connectClient, type Received, type TestClient } from "./_mqtt_client.ts";
 import { startTcpProxy } from "./_tcp_proxy.ts";
@@ -31,7 +30,6 @@ const NEW = (() => {
   return `${v.major}.${v.minor + 1}.0`;
 })();
 /** Bound of one wait (a start of the service on two shared cores), ms. */
-const WAIT_MS = 60_000;
 
 /** What systemd/qeil.service says about restarts. */
 interface RestartPolicy {
@@ -60,7 +58,7 @@ interface Started extends AsyncDisposable {
   readonly status: Promise<Deno.CommandStatus>;
   /** Resolves with the first line matching `match`; never rejects (the process may exit first). */
   seen(match: RegExp): Promise<string>;
-  /** The first line matching `match`, within WAIT_MS; rejects when the process exits first. */
+  /** The first line matching `match`; rejects when the process exits first. */
   waitForLine(match: RegExp): Promise<string>;
   terminate(): Promise<number>;
 }
@@ -118,15 +116,11 @@ function startOnce(execStart: string, args: string[], env: Record<string, string
       const exited = status.then((s) => {
         throw new Error(`the service exited with ${s.code} before logging ${match}:\n${tail()}`);
       });
-      return within(
-        Promise.race([seen(match), exited]),
-        WAIT_MS,
-        `a log line ${match} (log tail:\n${tail()})`,
-      );
+      return Promise.race([seen(match), exited]);
     },
     terminate: async () => {
       child.kill("SIGTERM");
-      return (await within(status, WAIT_MS, `the service to stop after SIGTERM (log tail:\n${tail()})`)).code;
+      return (await status).code;
     },
     [Symbol.asyncDispose]: kill,
   };
@@ -147,11 +141,10 @@ async function startUnit(
   const exits: number[] = [];
   for (let start = 1; start <= policy.startLimitBurst; start++) {
     const run = startOnce(execStart, args, env);
-    const first = await within(
-      Promise.race([run.status.then((s) => s.code), run.seen(/service ready/).then(() => "ready" as const)]),
-      WAIT_MS,
-      `start ${start} to come up or exit`,
-    );
+    const first = await Promise.race([
+      run.status.then((s) => s.code),
+      run.seen(/service ready/).then(() => "ready" as const),
+    ]);
     if (first === "ready") return { exits, running: run };
     const code = first;
     exits.push(code);
@@ -212,11 +205,10 @@ const SERVE_ENV = {
 };
 
 async function rolledBack(client: TestClient, node: string): Promise<{ status: Received; fault: Received }> {
-  const status = await client.waitFor(`qeil/v1/${node}/update`, (m) => m.json?.step === "rolled-back", WAIT_MS);
+  const status = await client.waitFor(`qeil/v1/${node}/update`, (m) => m.json?.step === "rolled-back");
   const fault = await client.waitFor(
     `qeil/v1/${node}/fault`,
     (m) => m.json?.kind === "update-failed" && /HealthGate/.test(m.json.message),
-    WAIT_MS,
   );
   return { status, fault };
 }
@@ -254,7 +246,7 @@ Deno.test("a new version that fails before its gate at every start is rolled bac
     assert.ok(exits.length + 1 <= policy.startLimitBurst);
     assert.equal(await Deno.readLink(`${d.slotsDir}/current`), d.factoryDir);
     await old.waitForLine(/service ready/);
-    const online = await client.waitFor(`qeil/v1/${node}/status`, (m) => m.json?.state === "online", WAIT_MS);
+    const online = await client.waitFor(`qeil/v1/${node}/status`, (m) => m.json?.state === "online");
     assert.equal(online.json.version, OLD);
 
     const { status, fault } = await rolledBack(client, node);
