@@ -2,7 +2,12 @@
 import assert from "node:assert/strict";
 import { discoverBoard } from "../../src/hal/mod.ts";
 import { createBoardModel } from "../../src/physics/mod.ts";
-import { createBoardRuntime, createCalibrator, createSimCharger } from "../../src/service/mod.ts";
+import {
+  createBoardRuntime,
+  createCalibrator,
+  createSimCharger,
+  type SimChargerOptions,
+} from "../../src/service/mod.ts";
 import type { WorkRecord } from "../../src/service/observations.ts";
 import { createSimBoard } from "../../src/sim/mod.ts";
 import { QWEN2_05B_INT8 } from "./_sim_board.ts";
@@ -12,7 +17,8 @@ async function feedRig(seed: number) {
   const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
   const sim = await createSimBoard({ profileId: "rk3588", root, seed, timeMode: "virtual" });
   const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
-  const calibrator = createCalibrator({ model: createBoardModel(board.profile.priors), board, periodMs: 1000 });
+  const prior = createBoardModel(board.profile.priors);
+  const calibrator = createCalibrator({ model: prior, board, periodMs: 1000 });
   const runtime = createBoardRuntime({
     board,
     sim,
@@ -23,6 +29,7 @@ async function feedRig(seed: number) {
   return {
     sim,
     board,
+    prior,
     calibrator,
     runtime,
     async [Symbol.asyncDispose]() {
@@ -33,33 +40,35 @@ async function feedRig(seed: number) {
   };
 }
 
-Deno.test("grid samples one period apart become telemetry points; work records give the units' activity", async () => {
-  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
-  await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 6, timeMode: "virtual" });
-  const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
-  const prior = createBoardModel(board.profile.priors);
-  const calibrator = createCalibrator({ model: prior, board, periodMs: 1000 });
-  await using runtime = createBoardRuntime({
-    board,
-    sim,
-    idlePeriodMs: 1000,
-    onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
+/** A charger for Qwen2-0.5B on one unit (prefill and all `samples`), its model the rig's calibrated one. */
+function oneUnitCharger(
+  rig: Awaited<ReturnType<typeof feedRig>>,
+  unitId: string,
+  samples: number,
+  options: Omit<SimChargerOptions, "sim" | "model" | "costShape" | "realLayers" | "placement">,
+) {
+  return createSimCharger({
+    sim: rig.sim,
+    model: () => rig.calibrator.model,
+    costShape: QWEN2_05B_INT8,
+    realLayers: 24,
+    placement: {
+      prefillUnit: unitId,
+      lanes: [{ samples, segments: [{ unitId, layerStart: 0, layerEnd: 24 }] }],
+      freqLevel: {},
+    },
+    ...options,
   });
-  await runtime.start();
+}
+
+Deno.test("grid samples one period apart become telemetry points; work records give the units' activity", async () => {
+  await using rig = await feedRig(6);
+  const { prior, calibrator, runtime } = rig;
   await runtime.idle(2000);
   assert.equal(calibrator.report().telemetryObservations, 2, "two idle points of one second");
 
   const records: WorkRecord[] = [];
-  const charger = createSimCharger({
-    sim,
-    model: () => calibrator.model,
-    costShape: QWEN2_05B_INT8,
-    realLayers: 24,
-    placement: {
-      prefillUnit: "npu",
-      lanes: [{ samples: 4, segments: [{ unitId: "npu", layerStart: 0, layerEnd: 24 }] }],
-      freqLevel: {},
-    },
+  const charger = oneUnitCharger(rig, "npu", 4, {
     promptTokens: 32,
     freqHz: { npu: 1e9 },
     onRecord: (r) => {
@@ -100,7 +109,6 @@ Deno.test("grid samples one period apart become telemetry points; work records g
   calibrator.recordOutcome({ predicted: { energyJ: 10, latencyMs: 100 }, measured: { energyJ: 8, latencyMs: 125 } });
   assert.equal(calibrator.report().jobs.energyMapePct, 25);
   assert.equal(calibrator.report().jobs.latencyMapePct, 20);
-  await Deno.remove(root, { recursive: true });
 });
 
 Deno.test("telemetry points that complete while the feed is held wait, and are built in order once it is released", async () => {
@@ -128,65 +136,42 @@ Deno.test("telemetry points that complete while the feed is held wait, and are b
  * error and the big cluster's fitted idle and leakage power.
  */
 async function longPrefill(withHold: boolean) {
-  const root = await Deno.makeTempDir({ prefix: "qeil-calibrator-" });
-  try {
-    await using sim = await createSimBoard({ profileId: "rk3588", root, seed: 3, timeMode: "virtual" });
-    const board = await discoverBoard(root, { profileId: "rk3588", clock: sim.clock });
-    const prior = createBoardModel(board.profile.priors);
-    const calibrator = createCalibrator({ model: prior, board, periodMs: 1000 });
-    await using runtime = createBoardRuntime({
-      board,
-      sim,
-      idlePeriodMs: 1000,
-      onSample: (sample, info) => calibrator.observeSample(sample, info.onGrid),
+  await using rig = await feedRig(3);
+  const { sim, board, prior, calibrator, runtime } = rig;
+  await runtime.idle(2000);
+  const top = board.units.find((u) => u.id === "cpu_big")!;
+  const charger = oneUnitCharger(rig, "cpu_big", 1, {
+    promptTokens: 1024,
+    freqHz: { cpu_big: prior.units.cpu_big.opps.at(-1)!.freqHz },
+    onRecord: (r) => calibrator.addRecord(r),
+    ...(withHold ? { hold: () => calibrator.hold() } : {}),
+    prefillOnly: true,
+    minDeadlineMs: 10 * 60_000,
+  });
+  assert.ok(top, "rk3588 has cpu_big");
+  for (let round = 0; round < 3; round++) {
+    const done = runtime.busy();
+    const startMs = sim.clock.monotonicMs();
+    await charger.charge({
+      phase: "prefill",
+      samples: [0],
+      batch: 1,
+      newTokens: 1024,
+      pastLength: 0,
+      layerStart: 0,
+      layerEnd: 24,
+      segment: 0,
     });
-    await runtime.start();
-    await runtime.idle(2000);
-    const top = board.units.find((u) => u.id === "cpu_big")!;
-    const charger = createSimCharger({
-      sim,
-      model: () => calibrator.model,
-      costShape: QWEN2_05B_INT8,
-      realLayers: 24,
-      placement: {
-        prefillUnit: "cpu_big",
-        lanes: [{ samples: 1, segments: [{ unitId: "cpu_big", layerStart: 0, layerEnd: 24 }] }],
-        freqLevel: {},
-      },
-      promptTokens: 1024,
-      freqHz: { cpu_big: prior.units.cpu_big.opps.at(-1)!.freqHz },
-      onRecord: (r) => calibrator.addRecord(r),
-      ...(withHold ? { hold: () => calibrator.hold() } : {}),
-      prefillOnly: true,
-      minDeadlineMs: 10 * 60_000,
-    });
-    assert.ok(top, "rk3588 has cpu_big");
-    for (let round = 0; round < 3; round++) {
-      const done = runtime.busy();
-      const startMs = sim.clock.monotonicMs();
-      await charger.charge({
-        phase: "prefill",
-        samples: [0],
-        batch: 1,
-        newTokens: 1024,
-        pastLength: 0,
-        layerStart: 0,
-        layerEnd: 24,
-        segment: 0,
-      });
-      done();
-      assert.ok(sim.clock.monotonicMs() - startMs > 5000, "the prefill spans several telemetry points");
-      await runtime.idle(20_000);
-    }
-    const u = calibrator.model.units.cpu_big;
-    return {
-      powerWapePct: calibrator.report().fit.powerWapePct!,
-      staticW: u.idlePowerW + u.leakagePowerW,
-      priorStaticW: prior.units.cpu_big.idlePowerW + prior.units.cpu_big.leakagePowerW,
-    };
-  } finally {
-    await Deno.remove(root, { recursive: true });
+    done();
+    assert.ok(sim.clock.monotonicMs() - startMs > 5000, "the prefill spans several telemetry points");
+    await runtime.idle(20_000);
   }
+  const u = calibrator.model.units.cpu_big;
+  return {
+    powerWapePct: calibrator.report().fit.powerWapePct!,
+    staticW: u.idlePowerW + u.leakagePowerW,
+    priorStaticW: prior.units.cpu_big.idlePowerW + prior.units.cpu_big.leakagePowerW,
+  };
 }
 
 Deno.test("work held until its record is in keeps the power fit unbiased; unheld, the busy points read as idle power", async () => {
