@@ -72,7 +72,6 @@ export class EnergyMeter {
   #lastTotalRails: readonly string[] = [];
   #open = new Set<WindowState>();
   #rest = new Map<string, RestOfBoard>();
-  #inputRails = new Set<string>();
 
   /** Feeds one sample (in time order). @throws RangeError when it is older than the previous one */
   add(sample: Sample): void {
@@ -114,7 +113,6 @@ export class EnergyMeter {
     }
     const subRails = sample.power.filter((r) => r.ok && r.role !== "input");
     for (const rail of sample.power) {
-      if (rail.role === "input") this.#inputRails.add(rail.name);
       if (!rail.ok || rail.role !== "input") continue;
       const subW = subRails.reduce((sum, r) => sum + (r.ok ? r.powerW : 0), 0);
       this.#rest.set(rail.name, { tMs, restW: rail.powerW - subW, subRails: subRails.map((r) => r.name) });
@@ -161,7 +159,7 @@ export class EnergyMeter {
     // a gap it comes back from is bridged by the trapezoid: a board-total rail lost for a whole job must not make
     // the job's energy 0 J, nor its idle power before the job. The rail stays listed as incomplete.
     // Sub-rails first: an input rail's bridge counts what they measured, bridges included.
-    const lost = [...w.incomplete].sort((a, b) => Number(this.#inputRails.has(a)) - Number(this.#inputRails.has(b)));
+    const lost = [...w.incomplete].sort((a, b) => Number(this.#rest.has(a)) - Number(this.#rest.has(b)));
     for (const name of lost) {
       const last = this.#last.get(name);
       if (!last || last.tMs >= w.lastMs) continue;

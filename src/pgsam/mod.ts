@@ -70,8 +70,8 @@ export {
   type PlacementProblem,
   standardPlacement,
 } from "./placement_problem.ts";
-export { isPolicy, POLICIES, type Policy, selectByPolicy } from "./policies.ts";
-export { type Plan, plan, type PlannedPlacement, type PlanOptions } from "./plan.ts";
+export { isPolicy, POLICIES, type Policy, type PolicyBounds, selectByPolicy } from "./policies.ts";
+export { type Plan, plan, type PlannedPlacement, type PlanOptions, standardBounds } from "./plan.ts";
 export {
   createDiscreteDtlz2,
   createKnapsack,

@@ -15,7 +15,7 @@ import {
   standardPlacement,
 } from "./placement_problem.ts";
 import { placementKey, type PlacementSpaceOptions } from "./placement_space.ts";
-import { type Policy, selectByPolicy } from "./policies.ts";
+import { type Policy, type PolicyBounds, selectByPolicy } from "./policies.ts";
 import type { Solution } from "./problem.ts";
 
 /** A placement with its prediction. */
@@ -49,6 +49,11 @@ export interface Plan {
   evaluations: number;
   /** The criterion that ended the search. */
   stoppedBy: string;
+}
+
+/** What `efficient` bounds a choice by: the standard placement's latency, when that placement is feasible. */
+export function standardBounds(standard: Prediction): PolicyBounds {
+  return standard.feasible ? { latencyBound: standard.latencyMs } : {};
 }
 
 function planned(s: Solution<Placement> & Partial<PlacementEvaluation>, fallback: () => Prediction): PlannedPlacement {
@@ -89,9 +94,7 @@ export function plan(model: BoardModel, state: BoardState, job: Job, options: Pl
     );
   }
   const standardPrediction = evaluate(standardX);
-  const chosen = selectByPolicy(front, policy, {
-    ...(standardPrediction.feasible ? { latencyBound: standardPrediction.latencyMs } : {}),
-  });
+  const chosen = selectByPolicy(front, policy, standardBounds(standardPrediction));
   const byEnergy = [...front].sort((a, b) => a.objectives[0] - b.objectives[0] || (a.key < b.key ? -1 : 1));
   return {
     front: byEnergy.map((s) => planned(s, () => evaluate(s.x))),

@@ -129,6 +129,9 @@ interface PlannedItem {
 /** Timed items of a unit in a regime after which its predicted durations are trusted for deadlines. */
 export const CALIBRATED_ITEMS = 8;
 
+/** Default multiple of a calibrated item's predicted time a unit gets before it counts as hung. */
+export const CALIBRATED_DEADLINE_FACTOR = 5;
+
 class Charger implements SimCharger {
   readonly #o: SimChargerOptions;
   readonly #laneOf: number[] = [];
@@ -258,7 +261,7 @@ class Charger implements SimCharger {
     const works = groups.flat().map((p) => ({ ...p.item, freqHz: this.#freqOf(p.item.unitId) }));
     const share = groups.length > 1 ? concurrentBusShare(model, works) : 1;
     const factor = this.#o.deadlineFactor ?? 20;
-    const calibratedFactor = this.#o.calibratedDeadlineFactor ?? 5;
+    const calibratedFactor = this.#o.calibratedDeadlineFactor ?? CALIBRATED_DEADLINE_FACTOR;
     const minMs = this.#o.minDeadlineMs ?? 2000;
     return (p) => {
       const contendedMs = share < 1

@@ -8,6 +8,7 @@
  */
 import { ConfigError, isLogLevel, type LogLevel } from "../core/mod.ts";
 import { isAbsolute, resolve } from "node:path";
+import { TRIAL_REFAIL_PROBABILITY } from "./planner.ts";
 
 /** Where the board comes from: the real sysfs tree, or a simulated board writing its own. */
 export type BoardSource =
@@ -395,7 +396,7 @@ export const CONFIG_FIELDS: readonly ConfigField[] = [
   {
     key: "faults.trialRefailProbability",
     type: { kind: "number", min: 0, max: 0.99 },
-    default: 0.25,
+    default: TRIAL_REFAIL_PROBABILITY,
     doc: "Chance a unit on probation fails again, when weighing a trial beyond its limits (prefill, more samples).",
   },
   {

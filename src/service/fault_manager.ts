@@ -3,9 +3,8 @@
  * the service has experienced it. A unit whose backend throws or misses its
  * deadline is failed (out of every plan) for a probation delay; then it comes
  * back on probation, at a reduced share of the samples and not as the
- * prefill unit, unless a trial beyond those limits is worth its risk (the
- * planner's `probationTrial`), until
- * it has served `probationJobs` jobs without a fault; a
+ * prefill unit (unless the planner finds a trial beyond those limits worth
+ * its risk) until it has served `probationJobs` jobs without a fault; a
  * fault on probation fails it again with a doubled delay. A sensor channel
  * that stops reading is reported once when it goes and once when it returns:
  * it degrades the model's inputs (the last good value stands in), never the
@@ -264,9 +263,7 @@ class Manager implements FaultManager {
       "unit-probation",
       early ? "warning" : "info",
       `unit ${id} returns on probation${early ? " " + early : ""}: ${u.reason}`,
-      {
-        unitId: id,
-      },
+      { unitId: id },
     );
   }
 }

@@ -72,6 +72,7 @@ import {
 import { type BoardRuntime, createBoardRuntime } from "./board_runtime.ts";
 import { type CalibrationReport, type Calibrator, createCalibrator, type FailedWork } from "./calibrator.ts";
 import {
+  CALIBRATED_DEADLINE_FACTOR,
   createSimCharger,
   type SimCharger,
   type SimChargerOptions,
@@ -81,7 +82,14 @@ import {
 import type { WorkRecord } from "./observations.ts";
 import { createDvfsController, type DvfsController } from "./dvfs.ts";
 import { createFaultManager, type FaultManager, type UnitHealthStatus } from "./fault_manager.ts";
-import { boardStateOf, type Choice, createPlanner, type OrchestratorMode, type Planner } from "./planner.ts";
+import {
+  boardStateOf,
+  type Choice,
+  createPlanner,
+  type OrchestratorMode,
+  type Planner,
+  TRIAL_REFAIL_PROBABILITY,
+} from "./planner.ts";
 import type { FaultEvent, InferOutcome, StopReason, Task } from "./schema.ts";
 
 export type { OrchestratorMode } from "./planner.ts";
@@ -224,7 +232,7 @@ export interface OrchestratorOptions {
     probationShare?: number;
     /** Re-plans of a job after unit faults. @default 2 */
     maxRetries?: number;
-    /** Chance a unit on probation fails again, for the planner's trials beyond its limits. @default 0.25 */
+    /** Chance a unit on probation fails again, for the planner's trials beyond its limits. @default TRIAL_REFAIL_PROBABILITY */
     trialRefailProbability?: number;
     /** @default 3 */
     probationJobs?: number;
@@ -488,12 +496,8 @@ class JobOrchestrator implements Orchestrator {
       nowMs: () => this.#clock.monotonicMs(),
       probationTrial: {
         // A trial that hangs is caught at the calibrated deadline.
-        ...(options.itemDeadline?.calibratedFactor !== undefined
-          ? { lossFactor: options.itemDeadline.calibratedFactor }
-          : {}),
-        ...(options.faults?.trialRefailProbability !== undefined
-          ? { refailProbability: options.faults.trialRefailProbability }
-          : {}),
+        lossFactor: options.itemDeadline?.calibratedFactor ?? CALIBRATED_DEADLINE_FACTOR,
+        refailProbability: options.faults?.trialRefailProbability ?? TRIAL_REFAIL_PROBABILITY,
       },
     });
     this.#ownActuators = options.actuators === undefined;

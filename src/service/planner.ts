@@ -35,10 +35,13 @@ import {
   type PlannedPlacement,
   type PlanOptions,
   type Policy,
+  type PolicyBounds,
   selectByPolicy,
+  standardBounds,
   standardPlacement,
 } from "../pgsam/mod.ts";
 import type { LastGood } from "./board_runtime.ts";
+import { CALIBRATED_DEADLINE_FACTOR } from "./charger.ts";
 import type { ProbationLimits } from "./fault_manager.ts";
 
 /** How a query is run: what a user gets without qeil, QEIL v1's rule, and qeil. */
@@ -143,9 +146,12 @@ export interface ProbationTrialOptions {
    * the kernel killed). @default 0.25
    */
   refailProbability?: number;
-  /** Predicted durations a failing trial spends before it is caught (the calibrated deadline factor). @default 5 */
+  /** Predicted durations a failing trial spends before it is caught. @default CALIBRATED_DEADLINE_FACTOR */
   lossFactor?: number;
 }
+
+/** The default chance a unit on probation fails again on a trial. */
+export const TRIAL_REFAIL_PROBABILITY = 0.25;
 
 /**
  * The expected cost of a trial predicted to cost `trial` when the run within
@@ -153,8 +159,8 @@ export interface ProbationTrialOptions {
  * @throws RangeError for options out of range
  */
 export function expectedTrialCost(trial: number, within: number, options: ProbationTrialOptions = {}): number {
-  const p = options.refailProbability ?? 0.25;
-  const f = options.lossFactor ?? 5;
+  const p = options.refailProbability ?? TRIAL_REFAIL_PROBABILITY;
+  const f = options.lossFactor ?? CALIBRATED_DEADLINE_FACTOR;
   if (!(p >= 0 && p < 1)) throw new RangeError(`probationTrial.refailProbability must be in [0, 1), got ${p}`);
   if (!(f >= 1)) throw new RangeError(`probationTrial.lossFactor must be >= 1, got ${f}`);
   return trial * (1 - p + p * f) + p * within;
@@ -170,7 +176,7 @@ export interface PlannerOptions {
   planTtlMs?: number;
   /** Plans kept. @default 64 */
   cacheSize?: number;
-  /** When a unit on probation may prefill. @default refailProbability 0.25, lossFactor 5 */
+  /** When a unit on probation may work beyond its limits. @default see ProbationTrialOptions */
   probationTrial?: ProbationTrialOptions;
   /** Monotonic time, ms (the board's clock). */
   nowMs: () => number;
@@ -250,8 +256,8 @@ export function obeysProbation(p: Placement, probation: ProbationLimits, samples
   return beyondProbation(p, probation, samples).length === 0;
 }
 
-/** The member of a subset of a front (all feasible) that `policy` picks. */
-function pickAmong(members: readonly PlannedPlacement[], policy: Policy): PlannedPlacement {
+/** The member of a subset of a front (all feasible) that `policy` picks, within `bounds` (see selectByPolicy). */
+function pickAmong(members: readonly PlannedPlacement[], policy: Policy, bounds: PolicyBounds): PlannedPlacement {
   return selectByPolicy(
     members.map((p) => ({
       x: p,
@@ -261,6 +267,7 @@ function pickAmong(members: readonly PlannedPlacement[], policy: Policy): Planne
       violation: 0,
     })),
     policy,
+    bounds,
   ).x;
 }
 
@@ -354,7 +361,7 @@ class PlacementPlanner implements Planner {
     let chosen: PlannedPlacement;
     if (allowed.length === result.front.length) chosen = result.chosen;
     else if (allowed.length > 0) {
-      chosen = pickAmong(allowed, policy);
+      chosen = pickAmong(allowed, policy, standardBounds(result.standard.prediction));
     } else {
       // No front member obeys: plan again without the probation units.
       const without = { ...state, healthyUnits: state.healthyUnits.filter((u) => !inputs.probation.units.has(u)) };
@@ -383,7 +390,7 @@ class PlacementPlanner implements Planner {
     }
     let trial: CacheEntry["trial"];
     if (allowed.length < full.front.length) {
-      const t = this.#trial(full, chosen, inputs);
+      const t = this.#trial(full, chosen, inputs, policy);
       if (t) {
         ({ chosen, trial } = t);
         result = full;
@@ -407,24 +414,26 @@ class PlacementPlanner implements Planner {
   /**
    * The front member beyond the probation limits (a unit on probation
    * prefilling, or decoding more than its share) the policy prefers, when its
-   * predicted energy and latency are both within the trial share of `best`'s.
+   * expected cost as a trial beats `best`, the run within the limits, in what
+   * the policy optimises (see ProbationTrialOptions).
    */
   #trial(
     plan: Plan,
     best: PlannedPlacement,
     inputs: PlanKeyInputs,
+    policy: Policy,
   ): { chosen: PlannedPlacement; trial: NonNullable<CacheEntry["trial"]> } | undefined {
     const { probation, job } = inputs;
     const candidates = plan.front.filter((p) => !obeysProbation(p.placement, probation, job.samples));
     if (candidates.length === 0) return undefined;
-    const picked = pickAmong(candidates, this.#o.policy ?? "efficient");
-    const policy = this.#o.policy ?? "efficient";
+    const bounds = standardBounds(plan.standard.prediction);
+    const picked = pickAmong(candidates, policy, bounds);
     const t = picked.prediction;
     const w = best.prediction;
     const energyJ = expectedTrialCost(t.energyJ, w.energyJ, this.#o.probationTrial);
     const latencyMs = expectedTrialCost(t.latencyMs, w.latencyMs, this.#o.probationTrial);
     const latencyBoundMs = policy === "efficient"
-      ? Math.max(w.latencyMs, plan.standard.prediction.latencyMs)
+      ? Math.max(w.latencyMs, bounds.latencyBound ?? w.latencyMs)
       : w.latencyMs;
     const energyPays = energyJ < w.energyJ;
     const latencyPays = latencyMs <= latencyBoundMs && (policy !== "latency" || latencyMs < w.latencyMs);

@@ -224,6 +224,28 @@ Deno.test("a unit on probation decodes beyond its share as a trial when the poli
   }
 });
 
+Deno.test("with a unit on probation the efficient policy still keeps to the standard placement's latency", () => {
+  // Orin Nano with its CPU on probation: of the front members within the limits, the cheapest are slower than the
+  // standard placement (the GPU at its top clock).
+  const orin = createBoardModel(getProfile("jetson-orin-nano").priors);
+  const j: Job = { shape: QWEN2_05B_INT8, promptTokens: 500, genTokens: 50, samples: 2 };
+  const probation: ProbationLimits = { units: new Set(["cpu"]), maxSamples: (n) => Math.max(1, Math.floor(n / 2)) };
+  const s: BoardState = { ...state(), healthyUnits: [...orin.unitIds] };
+  const choice = createPlanner({ nowMs: () => 0, probationTrial: { refailProbability: 0.999 } })
+    .choose("qeil", orin, { job: j, state: s, probation, epoch: 0 }, createRng(3));
+  const plan = choice.plan!;
+  const boundMs = plan.standard.prediction.latencyMs;
+  const allowed = plan.front.filter((p) => obeysProbation(p.placement, probation, j.samples));
+  const inBound = allowed.filter((p) => p.prediction.latencyMs <= boundMs);
+  // The case: some front members break the limits, and the cheapest within them is beyond the bound.
+  assert.ok(allowed.length > 0 && allowed.length < plan.front.length, `${allowed.length} of ${plan.front.length}`);
+  assert.ok(inBound.length > 0 && inBound.length < allowed.length, `${inBound.length} of ${allowed.length}`);
+  const cheapest = Math.min(...allowed.map((p) => p.prediction.energyJ));
+  assert.ok(allowed.some((p) => p.prediction.energyJ === cheapest && p.prediction.latencyMs > boundMs));
+  assert.ok(choice.prediction.latencyMs <= boundMs, `${choice.prediction.latencyMs} ms vs ${boundMs} ms`);
+  assert.equal(choice.prediction.energyJ, Math.min(...inBound.map((p) => p.prediction.energyJ)));
+});
+
 Deno.test("standard mode falls back to the first usable unit when the default unit is failed", () => {
   const planner = createPlanner({ nowMs: () => 0 });
   const s = state({ healthyUnits: ["cpu_little", "gpu", "npu"] });
